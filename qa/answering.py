@@ -1,0 +1,135 @@
+"""Extractive answers: pick the sentence that answers, trim it, cite it, or refuse.
+
+No language model: a sentence is scored by how much of the question's (IDF-weighted)
+content it and its passage contain, plus whether it holds what the question asks for
+(a number, a year). Numbers in the question must appear in the evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .chunking import sentence_spans
+from .records import Passage
+
+NUMBER_QUESTION = re.compile(
+    r"多少|几[个家项件年次岁天人所座条倍]?|多[大高长重远久]|比例|百分|金额|数量|规模"
+)
+YEAR_QUESTION = re.compile(r"哪[一]?年|何年|什么时候|何时|哪个年份")
+HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿两]+[个家项件年次名位倍%％]")
+HAS_YEAR = re.compile(r"(1[89]|20)\d\d年")
+QUESTION_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+CLAUSE = re.compile(r"[^，,：:、（）()]+[，,：:、（）()]*")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A sentence of passage ``passage`` (an index into the ranked passages);
+    ``start``/``end`` are offsets into that chunk's text."""
+
+    passage: int
+    start: int
+    end: int
+    score: float  # 0..1, how well the sentence answers the question
+    coverage: float  # 0..1, share of the question's weighted terms found
+
+
+@dataclass(frozen=True)
+class AnswerParams:
+    min_coverage: float = 0.45  # below this, the documents do not answer the question
+    sentence_weight: float = 0.6  # sentence coverage vs passage coverage
+    type_bonus: float = 0.15  # the sentence holds the kind of thing asked (number, year)
+    rank_weight: float = 0.1  # retrieval score's share of a sentence's score
+    max_answer_chars: int = 120
+
+
+def weighted_terms(terms: list[str], idf: Callable[[str], float]) -> dict[str, float]:
+    """Distinct content terms with their IDF; shorter terms inside longer ones count less."""
+    weights: dict[str, float] = {}
+    for term in dict.fromkeys(terms):
+        inside = any(term != other and term in other for other in terms)
+        weights[term] = idf(term) * (0.5 if inside else 1.0)
+    return weights
+
+
+def coverage(weights: dict[str, float], text: str) -> float:
+    """Weighted share of terms that occur in ``text`` (lower-cased substring match)."""
+    total = sum(weights.values())
+    if total <= 0:
+        return 0.0
+    text = text.lower()
+    return sum(w for t, w in weights.items() if t in text) / total
+
+
+def missing_numbers(question: str, text: str) -> list[str]:
+    """Numbers (years, amounts) the question names that ``text`` does not contain."""
+    return [n for n in QUESTION_NUMBER.findall(question) if n not in text]
+
+
+def score_sentences(
+    question: str,
+    weights: dict[str, float],
+    passages: list[Passage],
+    params: AnswerParams = AnswerParams(),
+) -> list[Evidence]:
+    """Every sentence of every passage, scored; best first."""
+    wants_number = bool(NUMBER_QUESTION.search(question))
+    wants_year = bool(YEAR_QUESTION.search(question))
+    top = max((p.score for p in passages), default=1.0) or 1.0
+    evidence = []
+    for i, passage in enumerate(passages):
+        chunk = passage.chunk
+        context = f"{chunk.section_path}\n{chunk.text}"
+        passage_cov = coverage(weights, context)
+        if missing_numbers(question, context):
+            passage_cov *= 0.5
+        for a, b in sentence_spans(chunk.text):
+            sentence = chunk.text[a:b]
+            cov = coverage(weights, sentence)
+            mixed = params.sentence_weight * cov + (1 - params.sentence_weight) * passage_cov
+            bonus = 0.0
+            if wants_year and HAS_YEAR.search(sentence):
+                bonus = params.type_bonus
+            elif wants_number and HAS_NUMBER.search(sentence):
+                bonus = params.type_bonus
+            score = (1 - params.rank_weight) * mixed + params.rank_weight * passage.score / top
+            evidence.append(Evidence(i, a, b, score + bonus, mixed))
+    evidence.sort(key=lambda e: -e.score)
+    return evidence
+
+
+def trim_sentence(
+    sentence: str, weights: dict[str, float], max_chars: int, wants_number: bool
+) -> str:
+    """The sentence itself, or for a long one the run of clauses around the clause that
+    matches the question best (and that holds a number, if one is asked for)."""
+    if len(sentence) <= max_chars:
+        return sentence
+    clauses = CLAUSE.findall(sentence) or [sentence]
+    scores = np.array([coverage(weights, c) for c in clauses])
+    if wants_number:
+        scores += np.array([0.3 if HAS_NUMBER.search(c) else 0.0 for c in clauses])
+    best = int(np.argmax(scores))
+    lo, hi = best, best + 1
+    while True:  # grow towards the better-matching neighbour while it fits
+        options = [j for j in (lo - 1, hi) if 0 <= j < len(clauses)]
+        options = [
+            j for j in options if len("".join(clauses[min(lo, j) : max(hi, j + 1)])) <= max_chars
+        ]
+        if not options:
+            break
+        j = max(options, key=lambda j: (scores[j], -j))
+        lo, hi = min(lo, j), max(hi, j + 1)
+    return "".join(clauses[lo:hi]).rstrip("，,：:、（(") or sentence[:max_chars]
+
+
+def rerank(passages: list[Passage], evidence: list[Evidence]) -> list[int]:
+    """Passage order for citing: by their best sentence's score, then retrieval order."""
+    best: dict[int, float] = {}
+    for e in evidence:
+        best.setdefault(e.passage, e.score)
+    return sorted(range(len(passages)), key=lambda i: (-best.get(i, 0.0), i))

@@ -1,0 +1,1 @@
+"""Registers the ``batch`` and ``eval`` commands (placeholder until the batch module lands)."""

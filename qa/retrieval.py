@@ -1,0 +1,71 @@
+"""Hybrid retrieval: BM25 over jieba tokens fused with dense inner-product search."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from embeddings import Encoder
+
+from .fusion import top_k, weighted_fusion
+from .lexical import BM25Index
+from .records import Chunk, Passage
+from .store import KnowledgeBase
+from .text import Tokenizer
+
+
+def indexed_text(chunk: Chunk) -> str:
+    """What is embedded and matched for a chunk: its heading path, then its text."""
+    return f"{chunk.section_path}\n{chunk.text}" if chunk.section else chunk.text
+
+
+class Retriever:
+    """Scores every chunk lexically and the best ``candidates`` densely, fuses the
+    min-max normalised scores with ``lexical_weight``, and returns the top passages."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        encoder: Encoder,
+        tokenizer: Tokenizer,
+        lexical_weight: float = 0.5,
+        candidates: int = 100,
+    ):
+        self.kb = kb
+        self.encoder = encoder
+        self.tokenizer = tokenizer
+        self.lexical_weight = lexical_weight
+        self.candidates = candidates
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Rebuild the lexical side after the knowledge base changed."""
+        self.chunks: list[Chunk] = list(self.kb.chunks.values())
+        self._position = {c.id: i for i, c in enumerate(self.chunks)}
+        self.bm25 = BM25Index([indexed_text(c) for c in self.chunks], self.tokenizer)
+
+    def score(self, query: str, query_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lexical and dense scores of every chunk, each ``(n_chunks,)``; chunks outside
+        the dense candidates get the lowest candidate score."""
+        lexical = self.bm25.scores(query)
+        scores, hits = self.kb.search(query_vector[None, :], self.candidates)
+        dense = np.full(len(self.chunks), scores[0].min() if scores.size else 0.0, np.float32)
+        for s, chunk in zip(scores[0], hits[0]):
+            dense[self._position[chunk.id]] = s
+        return lexical, dense
+
+    def search(self, query: str, k: int = 5) -> list[Passage]:
+        return self.search_many([query], k)[0]
+
+    def search_many(self, queries: Sequence[str], k: int = 5) -> list[list[Passage]]:
+        """Top ``k`` passages per query, best first; query vectors are embedded in one batch."""
+        if not self.chunks:
+            return [[] for _ in queries]
+        vectors = self.encoder.encode_queries(list(queries))
+        results = []
+        for query, vector in zip(queries, vectors):
+            lexical, dense = self.score(query, vector)
+            fused = weighted_fusion(lexical, dense, self.lexical_weight)
+            results.append([Passage(self.chunks[i], float(fused[i])) for i in top_k(fused, k)])
+        return results
