@@ -112,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    for noisy in ("jieba", "bm25s"):  # both set their own loggers to DEBUG
+        logging.getLogger(noisy).setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
         return args.func(args)
     except (QuestionError, IndexMismatch, FileNotFoundError, ValueError) as exc:
