@@ -40,7 +40,7 @@ class Evidence:
 
 @dataclass(frozen=True)
 class AnswerParams:
-    min_coverage: float = 0.45  # below this, the documents do not answer the question
+    min_coverage: float = 0.40  # below this, the documents do not answer the question (calibrated)
     sentence_weight: float = 0.6  # sentence coverage vs passage coverage
     type_bonus: float = 0.15  # the sentence holds the kind of thing asked (number, year)
     rank_weight: float = 0.1  # retrieval score's share of a sentence's score

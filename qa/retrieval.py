@@ -29,7 +29,7 @@ class Retriever:
         kb: KnowledgeBase,
         encoder: Encoder,
         tokenizer: Tokenizer,
-        lexical_weight: float = 0.5,
+        lexical_weight: float = 0.6,
         candidates: int = 100,
     ):
         self.kb = kb
