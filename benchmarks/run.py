@@ -77,11 +77,13 @@ def retrieval_only(assistant: Assistant, questions: list[str], relevant) -> list
         for i, (lexical, dense) in enumerate(scores):
             order = top_k(weighted_fusion(lexical, dense, weight), 5)
             hits.append([relevant(i, retriever.chunks[j]) for j in order])
-        rows.append({
-            "retriever": f"{name} (w={weight})",
-            "hit@1": float(np.mean([h[0] for h in hits])),
-            "hit@5": float(np.mean([any(h) for h in hits])),
-        })
+        rows.append(
+            {
+                "retriever": f"{name} (w={weight})",
+                "hit@1": float(np.mean([h[0] for h in hits])),
+                "hit@5": float(np.mean([any(h) for h in hits])),
+            }
+        )
     return rows
 
 
@@ -101,7 +103,8 @@ def bench_dev(encoder, work: Path) -> str:
     questions = [r["question"] for r in rows]
     answerable = [r for r in rows if r["answerable"]]
     retrieval = retrieval_only(
-        assistant, [r["question"] for r in answerable],
+        assistant,
+        [r["question"] for r in answerable],
         lambda i, chunk: answerable[i]["evidence"] in chunk.text,
     )
     answers, seconds = timed_answers(assistant, questions)
@@ -110,17 +113,30 @@ def bench_dev(encoder, work: Path) -> str:
     t0 = time.perf_counter()
     assistant.ask_many(questions * 10)
     batch_qps = len(questions) * 10 / (time.perf_counter() - t0)
-    quality = {k: summary[k] for k in ("hit@1", "hit@5", "mrr@10", "answer_accuracy",
-                                       "refusal_accuracy", "false_refusals")}
+    quality = {
+        k: summary[k]
+        for k in (
+            "hit@1",
+            "hit@5",
+            "mrr@10",
+            "answer_accuracy",
+            "refusal_accuracy",
+            "false_refusals",
+        )
+    }
     speed = build | {
         "query_p50_ms": summary["latency_p50"] * 1000,
         "query_p95_ms": summary["latency_p95"] * 1000,
         "batch_q_per_s": batch_qps,
     }
-    return "\n\n".join([
-        f"### Seed dev set ({len(rows)} questions, {len(answerable)} answerable)",
-        table(retrieval), table([quality]), table([speed]),
-    ])
+    return "\n\n".join(
+        [
+            f"### Seed dev set ({len(rows)} questions, {len(answerable)} answerable)",
+            table(retrieval),
+            table([quality]),
+            table([speed]),
+        ]
+    )
 
 
 def bench_cmrc(encoder, work: Path, limit: int | None) -> str:
@@ -130,30 +146,42 @@ def bench_cmrc(encoder, work: Path, limit: int | None) -> str:
     items = []  # (question, paragraph file, gold spans)
     for article in data:
         for p in article["paragraphs"]:
-            (docs / f"{p['id']}.md").write_text(f"# {article['title']}\n\n{p['context']}\n", "utf-8")
-            items += [(q["question"].strip(), f"{p['id']}.md", [a["text"] for a in q["answers"]])
-                      for q in p["qas"] if q["question"].strip()]
+            (docs / f"{p['id']}.md").write_text(
+                f"# {article['title']}\n\n{p['context']}\n", "utf-8"
+            )
+            items += [
+                (q["question"].strip(), f"{p['id']}.md", [a["text"] for a in q["answers"]])
+                for q in p["qas"]
+                if q["question"].strip()
+            ]
     items = items[:limit] if limit else items
     assistant, build = build_timed(docs, work / "cmrc-index", encoder)
     questions = [q for q, _, _ in items]
     retrieval = retrieval_only(assistant, questions, lambda i, c: c.source == items[i][1])
     answers, seconds = timed_answers(assistant, questions)
-    ranks = [next((c.n for c in a.citations if c.source == src), None)
-             for a, (_, src, _) in zip(answers, items)]
+    ranks = [
+        next((c.n for c in a.citations if c.source == src), None)
+        for a, (_, src, _) in zip(answers, items)
+    ]
     quality = {
         "recall@1": float(np.mean([r == 1 for r in ranks])),
         "recall@5": float(np.mean([r is not None and r <= 5 for r in ranks])),
         "mrr@10": float(np.mean([1 / r if r else 0.0 for r in ranks])),
-        "answer_has_gold_span": float(np.mean(
-            [any(g in a.answer for g in gold) for a, (_, _, gold) in zip(answers, items)])),
+        "answer_has_gold_span": float(
+            np.mean([any(g in a.answer for g in gold) for a, (_, _, gold) in zip(answers, items)])
+        ),
         "false_refusals": float(np.mean([not a.found for a in answers])),
     }
     times = latency_stats(seconds)
     speed = build | {"query_p50_ms": times["p50"] * 1000, "query_p95_ms": times["p95"] * 1000}
-    return "\n\n".join([
-        f"### CMRC 2018 trial ({len(items)} questions, {len(list(docs.iterdir()))} paragraphs)",
-        table(retrieval), table([quality]), table([speed]),
-    ])
+    return "\n\n".join(
+        [
+            f"### CMRC 2018 trial ({len(items)} questions, {len(list(docs.iterdir()))} paragraphs)",
+            table(retrieval),
+            table([quality]),
+            table([speed]),
+        ]
+    )
 
 
 def main() -> None:

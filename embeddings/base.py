@@ -23,7 +23,9 @@ class Encoder(Protocol):
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero); float32 ``(n, dim)``."""
-    vectors = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2:
+        vectors = vectors.reshape(len(vectors), -1)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
 

@@ -50,13 +50,15 @@ class SentenceTransformerEncoder:
         self.batch_size = batch_size
         prompts = getattr(model, "prompts", {}) or {}
         default_q, default_p = known_prompts(self.name)
+        # sentence-transformers >= 6 fills in empty "query"/"document" prompts, so an
+        # empty prompt means "none configured" and the known ones for the name apply.
         self.query_prompt = (
-            query_prompt if query_prompt is not None else prompts.get("query", default_q)
+            query_prompt if query_prompt is not None else prompts.get("query") or default_q
         )
         self.passage_prompt = (
             passage_prompt
             if passage_prompt is not None
-            else prompts.get("document", prompts.get("passage", default_p))
+            else prompts.get("document") or prompts.get("passage") or default_p
         )
 
     def _encode(self, texts: Sequence[str], prompt: str, progress: bool) -> np.ndarray:

@@ -178,7 +178,7 @@ class Assistant:
         then save it. Raises ``UnreadableDocument`` for a file that cannot be read."""
         names = list(names) if names else [Path(p).name for p in paths]
         docs = [read_document(p, name) for p, name in zip(paths, names)]
-        hashes = {n: h for n, h in zip(names, file_hashes([Path(p) for p in paths]).values())}
+        hashes = {n: file_hashes([Path(p)])[Path(p).name] for p, n in zip(paths, names)}
         with self._lock:
             added = add_documents(self.kb, docs, self.encoder, self._chunking(), hashes)
             self._changed()

@@ -64,8 +64,13 @@ def pack_spans(spans: list[tuple[int, int]], size: int, overlap: int) -> list[tu
         windows.append((pieces[i][0], pieces[j - 1][1]))
         if j >= len(pieces):
             break
-        k = j  # step back over trailing sentences that fit in the overlap
-        while k - 1 > i and pieces[j - 1][1] - pieces[k - 1][0] <= overlap:
+        k = j  # step back over trailing sentences that fit in the overlap, as long as
+        # the next window still reaches the next piece (else it would add nothing new)
+        while (
+            k - 1 > i
+            and pieces[j - 1][1] - pieces[k - 1][0] <= overlap
+            and pieces[j][1] - pieces[k - 1][0] <= size
+        ):
             k -= 1
         i = k
     return windows

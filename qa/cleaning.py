@@ -102,15 +102,15 @@ def repair_text(raw: str, markdown: bool = False) -> str:
         elif len(line) <= MAX_HEADING and numbering_level(line) and line[-1] not in "。；;，,":
             heading = "#### " + line
         elif not markdown and not open_sentence and _is_plain_heading(line):
-            heading = "## " + line
+            heading = "## " + heading_text(line)
         if heading:
             out.append(heading)
             open_sentence = False
             continue
         if open_sentence:
             out[-1] += line
-        else:
-            out.append(line)
+        else:  # a body line must not start with "#": chunking would take it for a heading
+            out.append("＃" + line[1:] if line.startswith("#") else line)
         open_sentence = len(out[-1]) >= 30 and out[-1][-1] not in TERMINAL
     return "\n".join(out)
 

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .assistant import Assistant, QuestionError
+from .assistant import Assistant, QuestionError, check_question
 from .chunking import ChunkParams
 from .indexing import DEFAULT_CORPUS, DEFAULT_INDEX, build_index
 from .store import IndexMismatch
@@ -60,6 +60,7 @@ def format_answer(answer) -> str:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    check_question(args.question)  # before the slow part
     assistant = _open(args)
     answer = assistant.ask(args.question)
     if args.json:
@@ -112,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("jieba", "bm25s"):  # both set their own loggers to DEBUG
+    import bm25s  # noqa: F401
+    import jieba  # noqa: F401
+
+    for noisy in ("jieba", "bm25s"):  # both set their loggers to DEBUG when imported
         logging.getLogger(noisy).setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
         return args.func(args)

@@ -34,8 +34,4 @@ def reciprocal_rank_fusion(
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` largest of ``(n,)`` scores, best first (ties by index)."""
-    k = min(k, len(scores))
-    if k <= 0:
-        return np.zeros(0, dtype=np.int64)
-    part = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-    return part[np.lexsort((part, -scores[part]))]
+    return np.argsort(-np.asarray(scores), kind="stable")[: max(k, 0)]

@@ -101,7 +101,7 @@ class KnowledgeBase:
             return np.zeros((len(queries), 0), dtype=np.float32), [[] for _ in queries]
         scores, ids = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
         hits = [[self.chunks[int(i)] for i in row if i != -1] for row in ids]
-        return scores[:, : min(len(h) for h in hits)], hits
+        return scores[:, : min((len(h) for h in hits), default=0)], hits
 
 
 def corpus_fingerprint(documents: dict[str, str]) -> str:

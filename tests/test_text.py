@@ -1,0 +1,109 @@
+"""jieba tokenization with the domain user dictionary, stopwords, and BM25 on top of it."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from qa.lexical import BM25Index
+from qa.text import DEFAULT_USERDICT, STOPWORDS, Tokenizer
+
+SENTENCE = "慈溪市前湾新区坚持八八战略的发展是什么？"
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return Tokenizer()
+
+
+@pytest.fixture(scope="module")
+def plain_tok():
+    return Tokenizer(userdict=None)
+
+
+def test_user_dictionary_exists():
+    assert DEFAULT_USERDICT.is_file()
+    words = {line.split()[0] for line in DEFAULT_USERDICT.read_text("utf-8").splitlines() if line}
+    assert {"慈溪", "前湾新区", "八八战略"} <= words
+
+
+@pytest.mark.parametrize("term", ["慈溪", "前湾新区", "八八战略"])
+def test_domain_terms_kept_whole(tok, term):
+    assert term in tok.tokens(SENTENCE)
+    assert term in tok.tokens(f"关于{term}的调研报告")
+
+
+@pytest.mark.parametrize("term", ["前湾新区", "八八战略"])
+def test_user_dictionary_is_what_keeps_them_whole(plain_tok, term):
+    assert term not in plain_tok.tokens(SENTENCE)
+
+
+def test_stopwords_dropped(tok):
+    words = tok.words(SENTENCE)
+    tokens = tok.tokens(SENTENCE)
+    assert {"的", "是", "什么"} <= set(words)
+    assert not set(tokens) & STOPWORDS
+    assert tokens == [w for w in words if w not in STOPWORDS]
+    assert tok.tokens("请问是多少？") == []
+
+
+def test_punctuation_removed(tok):
+    words = tok.words("慈溪，“前湾新区”！（2020年）……")
+    assert all(any(ch.isalnum() for ch in w) for w in words)
+    assert "慈溪" in words and "2020" in words
+
+
+def test_no_english_tokenizer(tok):
+    # English goes through jieba too: lower-cased whole words, no stemming, no English
+    # stopword list
+    assert tok.tokens("The Running Models of AI") == ["the", "running", "models", "of", "ai"]
+
+
+def test_custom_stopwords_and_add_word(tmp_path):
+    t = Tokenizer(userdict=None, stopwords={"慈溪"})
+    assert "慈溪" not in t.tokens("慈溪的发展")
+    t.add_word("宁波帮帮宁波")
+    assert "宁波帮帮宁波" in t.words("宁波帮帮宁波发展大会")
+
+
+def test_tokenizer_is_thread_safe(tok):
+    want = tok.tokens(SENTENCE)
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(50):
+                results.append(tok.tokens(SENTENCE))
+        except Exception as exc:  # pragma: no cover - only on failure
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and all(r == want for r in results)
+
+
+def test_bm25_uses_jieba_tokens(tok):
+    texts = [
+        "前湾新区规划面积604平方公里。",
+        "慈溪坚持八八战略。",
+        "Running models quickly.",
+        "农业开发区建成高标准农田。",
+    ]
+    bm25 = BM25Index(texts, tok)
+    scores = bm25.scores("前湾新区有多大？")
+    assert scores.dtype == np.float32 and scores.shape == (4,)
+    assert scores[0] > 0 and np.all(scores[1:] == 0)
+    assert int(np.argmax(bm25.scores("八八战略"))) == 1
+    assert bm25.scores("running")[2] > 0
+    assert np.all(bm25.scores("run") == 0)  # no stemming
+    assert np.all(bm25.scores("是什么？") == 0)  # only stopwords
+    assert bm25.idf("前湾新区") < bm25.idf("不存在的词")
+
+
+def test_bm25_empty_corpus(tok):
+    assert BM25Index([], tok).scores("慈溪").shape == (0,)
