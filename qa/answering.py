@@ -44,7 +44,7 @@ class AnswerParams:
     sentence_weight: float = 0.6  # sentence coverage vs passage coverage
     type_bonus: float = 0.15  # the sentence holds the kind of thing asked (number, year)
     rank_weight: float = 0.1  # retrieval score's share of a sentence's score
-    max_answer_chars: int = 120
+    max_answer_chars: int = 80
 
 
 def weighted_terms(terms: list[str], idf: Callable[[str], float]) -> dict[str, float]:

@@ -1,1 +1,91 @@
-"""Registers the ``batch`` and ``eval`` commands (placeholder until the batch module lands)."""
+"""The ``batch`` and ``eval`` commands, registered into ``qa.cli``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import cli
+from .batch import CHUNK, partial_path, run_batch, run_eval
+from .metrics import has_gold, judge, misses, parse_gold, summarize
+from .report import format_table, write_report
+from .tabular import check_output, read_table
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    # Read the questions first: a bad file fails before the model and index load.
+    check_output(args.output)
+    read_table(args.input)
+    assistant = cli._open(args)
+    try:
+        stats = run_batch(
+            assistant, args.input, args.output, resume=args.resume, chunk_size=args.chunk_size
+        )
+    except KeyboardInterrupt:
+        xlsx = args.output.suffix.lower() == ".xlsx"
+        print(
+            f"\ninterrupted: the answers so far are in "
+            f"{partial_path(args.output) if xlsx else args.output}; "
+            "run the same command with --resume to continue",
+            file=sys.stderr,
+        )
+        return 130
+    print(
+        f"wrote {stats.resumed + stats.written} answers to {args.output} "
+        f"({stats.written} this run, {stats.asked} distinct questions asked, "
+        f"{stats.errors} errors; {stats.rate:.1f} questions/s)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    table = read_table(args.input)
+    if not any(has_gold(row.fields) for row in table.rows):
+        raise ValueError(f"{args.input} 没有标准答案：需要 answers（可选 evidence、answerable）")
+    golds = [parse_gold(row.fields) for row in table.rows]
+    report = args.output or Path(f"{args.input.stem}-report.html")
+    if report.suffix.lower() not in (".html", ".htm", ".md"):
+        raise ValueError(f"报告格式 {report.suffix} 不支持：请用 .html 或 .md")
+    assistant = cli._open(args)
+    records, latencies = run_eval(assistant, table.rows)
+    judgements = [judge(g, r) for g, r in zip(golds, records)]
+    summary = summarize(judgements, latencies)
+    print(format_table(summary))
+    write_report(report, summary, misses(golds, records, judgements), latencies, args.input.name)
+    print(f"report: {report}")
+    return 0
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser(
+        "batch",
+        help="answer a question file (.txt, .jsonl, .csv, .xlsx)",
+        description="Answer every question of IN into OUT (.jsonl, .csv or .xlsx, by extension).",
+    )
+    common(p)
+    p.add_argument("input", type=Path, metavar="IN", help="questions: .txt, .jsonl, .csv, .xlsx")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    p.add_argument("--resume", action="store_true", help="keep OUT's answers, answer the rest")
+    p.add_argument("--chunk-size", type=int, default=CHUNK, help="questions embedded together")
+    p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser(
+        "eval",
+        help="answer a question file with gold answers and score it",
+        description="Score answers against gold data (answers, evidence, answerable).",
+    )
+    common(p)
+    p.add_argument("input", type=Path, metavar="IN", help="questions with gold answers")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="REPORT",
+        help="report .html or .md (default: <IN name>-report.html in the current folder)",
+    )
+    p.set_defaults(func=cmd_eval)
+
+
+cli.EXTRA_COMMANDS.append(register)

@@ -46,14 +46,21 @@ class Retriever:
         self.bm25 = BM25Index([indexed_text(c) for c in self.chunks], self.tokenizer)
 
     def score(self, query: str, query_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Lexical and dense scores of every chunk, each ``(n_chunks,)``; chunks outside
-        the dense candidates get the lowest candidate score."""
-        lexical = self.bm25.scores(query)
-        scores, hits = self.kb.search(query_vector[None, :], self.candidates)
-        dense = np.full(len(self.chunks), scores[0].min() if scores.size else 0.0, np.float32)
-        for s, chunk in zip(scores[0], hits[0]):
-            dense[self._position[chunk.id]] = s
-        return lexical, dense
+        """Lexical and dense scores of every chunk, each ``(n_chunks,)``."""
+        return self.score_many([query], query_vector[None, :])[0]
+
+    def score_many(
+        self, queries: Sequence[str], vectors: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per query, lexical and dense scores of every chunk (``(n_chunks,)`` each); chunks
+        outside a query's dense candidates get its lowest candidate score."""
+        scores, hits = self.kb.search(vectors, self.candidates)
+        out = []
+        for query, row, row_hits in zip(queries, scores, hits):
+            dense = np.full(len(self.chunks), row.min() if row.size else 0.0, np.float32)
+            dense[[self._position[c.id] for c in row_hits]] = row[: len(row_hits)]
+            out.append((self.bm25.scores(query), dense))
+        return out
 
     def search(self, query: str, k: int = 5) -> list[Passage]:
         return self.search_many([query], k)[0]
@@ -64,8 +71,7 @@ class Retriever:
             return [[] for _ in queries]
         vectors = self.encoder.encode_queries(list(queries))
         results = []
-        for query, vector in zip(queries, vectors):
-            lexical, dense = self.score(query, vector)
+        for lexical, dense in self.score_many(queries, vectors):
             fused = weighted_fusion(lexical, dense, self.lexical_weight)
             results.append([Passage(self.chunks[i], float(fused[i])) for i in top_k(fused, k)])
         return results

@@ -1,0 +1,325 @@
+"""Answer a question file: batched, deduplicated, written as answers come, resumable.
+
+Rows are answered in input order, ``CHUNK`` at a time through ``Assistant.ask_many`` (one
+embedding batch per chunk). Each chunk's records are appended to the output at once: to the
+.jsonl or .csv output itself, or for .xlsx to ``OUT.partial.jsonl``, which becomes the
+workbook when the run ends. So the output of an interrupted run is always a prefix of the
+input, and ``resume`` continues after it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from time import perf_counter
+
+from .assistant import Assistant, QuestionError, check_question
+from .records import Answer
+from .tabular import (
+    Row,
+    carried_name,
+    check_output,
+    csv_cell,
+    flatten,
+    output_columns,
+    read_table,
+    read_xlsx_rows,
+    write_xlsx,
+)
+
+log = logging.getLogger(__name__)
+
+CHUNK = 32  # questions embedded together
+
+
+@dataclass
+class BatchStats:
+    total: int  # rows in the input
+    resumed: int = 0  # rows an earlier run had written
+    written: int = 0  # rows written by this run
+    asked: int = 0  # distinct questions this run sent to the assistant
+    errors: int = 0  # error records written by this run
+    seconds: float = 0.0
+    first_errors: list[tuple[object, str]] = field(default_factory=list)  # (id, message)
+
+    @property
+    def rate(self) -> float:
+        return self.written / self.seconds if self.seconds else 0.0
+
+
+# --- answering ------------------------------------------------------------------------------
+
+
+def error_record(row: Row, message: str) -> dict:
+    """The record of a row that could not be answered."""
+    return {
+        "id": row.id,
+        "question": row.question,
+        "answer": "",
+        "found": False,
+        "citations": [],
+        "error": message,
+    }
+
+
+def _check(row: Row) -> tuple[str | None, str | None]:
+    """``(question, None)`` if the row can be asked, else ``(None, error message)``."""
+    if row.error:
+        return None, row.error
+    try:
+        return check_question(row.question), None
+    except QuestionError as exc:
+        return None, str(exc)
+
+
+def _ask(assistant: Assistant, questions: list[str]) -> dict[str, Answer | str]:
+    """Answers by question; should the batch fail, each question is asked alone and a failure
+    becomes its error message."""
+    if not questions:
+        return {}
+    try:
+        return dict(zip(questions, assistant.ask_many(questions)))
+    except Exception:
+        log.exception("a batch of %d questions failed; asking them one by one", len(questions))
+    results: dict[str, Answer | str] = {}
+    for q in questions:
+        try:
+            results[q] = assistant.ask(q)
+        except Exception as exc:
+            log.warning("question failed: %r: %s", q, exc)
+            results[q] = f"回答失败：{exc}"
+    return results
+
+
+def _record(row: Row, result: Answer | str) -> dict:
+    """The output record of a row: its answer (or error) plus its carried-through columns."""
+    record = error_record(row, result) if isinstance(result, str) else result.to_record(row.id)
+    return record | {carried_name(k): v for k, v in row.fields.items()}
+
+
+def answer_rows(
+    assistant: Assistant,
+    rows: Sequence[Row],
+    chunk_size: int = CHUNK,
+    stats: BatchStats | None = None,
+) -> Iterator[list[dict]]:
+    """The records of ``rows`` in order, one list per chunk of rows.
+
+    Each distinct question is asked once; its answer is kept only until its last duplicate
+    has been served. A row that cannot be asked becomes an error record.
+    """
+    checked = [_check(row) for row in rows]
+    remaining = Counter(q for q, _ in checked if q)
+    cache: dict[str, Answer | str] = {}
+    for start in range(0, len(rows), chunk_size):
+        part = list(zip(rows[start : start + chunk_size], checked[start : start + chunk_size]))
+        todo = list(dict.fromkeys(q for _, (q, _) in part if q and q not in cache))
+        cache.update(_ask(assistant, todo))
+        records = []
+        for row, (question, error) in part:
+            if question is None:
+                records.append(_record(row, error or ""))
+                continue
+            records.append(_record(row, cache[question]))
+            remaining[question] -= 1
+            if not remaining[question]:
+                del cache[question]
+        if stats:
+            stats.asked += len(todo)
+            errors = [(r["id"], r["error"]) for r in records if "error" in r]
+            stats.errors += len(errors)
+            stats.first_errors += errors[: max(0, 10 - len(stats.first_errors))]
+        yield records
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+def partial_path(out: Path) -> Path:
+    """Where an .xlsx run keeps its records until the workbook is written."""
+    return out.with_name(out.name + ".partial.jsonl")
+
+
+def _read_jsonl_records(path: Path) -> list[dict]:
+    """Records of a JSONL output; an unfinished last line (a killed run) is cut off."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        log.warning("%s: dropping an unfinished last line", path.name)
+        with path.open("r+b") as f:
+            f.truncate(end)
+    records = []
+    for n, line in enumerate(data[:end].decode("utf-8").splitlines(), 1):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path.name} 第 {n} 行已损坏，无法续跑：{exc.msg}") from exc
+    return records
+
+
+def _read_csv_rows(path: Path, columns: list[str]) -> list[dict]:
+    """Rows of a CSV output; an incomplete last row (a killed run) is cut off."""
+    if not path.exists() or path.stat().st_size == 0:
+        return []
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or rows[0] != columns:
+        raise ValueError(f"{path.name} 的列与这次的输出不同，无法续跑")
+    if rows[-1:] and len(rows) > 1 and len(rows[-1]) != len(columns):
+        log.warning("%s: dropping an incomplete last row", path.name)
+        rows.pop()
+        with path.open("w", encoding="utf-8-sig", newline="") as f:
+            csv.writer(f).writerows(rows)
+    if any(len(r) != len(columns) for r in rows[1:]):
+        raise ValueError(f"{path.name} 有残缺的行，无法续跑")
+    return [dict(zip(columns, r)) for r in rows[1:]]
+
+
+class Output:
+    """The answers file being written. ``done`` holds what an earlier run wrote (records for
+    JSONL, flat rows for CSV/XLSX) when resuming; records are appended with ``write``."""
+
+    def __init__(self, path: Path, columns: list[str], resume: bool):
+        self.path, self.columns = path, columns
+        self.kind = path.suffix.lower()
+        check_output(path)
+        self.earlier: list[dict] = []  # XLSX: the rows of the existing workbook
+        target = partial_path(path) if self.kind == ".xlsx" else path
+        if not resume:
+            path.unlink(missing_ok=True)
+            target.unlink(missing_ok=True)
+        if self.kind == ".jsonl":
+            self.done = _read_jsonl_records(path)
+        elif self.kind == ".csv":
+            self.done = _read_csv_rows(path, columns)
+        else:
+            if path.exists():
+                header, self.earlier = read_xlsx_rows(path)
+                if header != columns:
+                    raise ValueError(f"{path.name} 的列与这次的输出不同，无法续跑")
+            self.done = self.earlier + [flatten(r) for r in _read_jsonl_records(target)]
+        new = not target.exists() or target.stat().st_size == 0
+        if self.kind == ".csv":
+            self.file = target.open("a", encoding="utf-8-sig" if new else "utf-8", newline="")
+            self.csv = csv.writer(self.file)
+            if new:
+                self.csv.writerow(columns)
+        else:
+            self.file = target.open("a", encoding="utf-8")
+
+    def write(self, records: list[dict]) -> None:
+        if self.kind == ".csv":
+            flat = [flatten(r) for r in records]
+            self.csv.writerows([csv_cell(f.get(c)) for c in self.columns] for f in flat)
+        else:
+            for r in records:
+                self.file.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+    def finish(self) -> None:
+        """Close; for XLSX write the workbook from the earlier rows and the partial file."""
+        self.close()
+        if self.kind == ".xlsx":
+            partial = partial_path(self.path)
+            rows = self.earlier + [flatten(r) for r in _read_jsonl_records(partial)]
+            write_xlsx(self.path, self.columns, rows)
+            partial.unlink()
+
+
+def _same(a: object, b: object) -> bool:
+    return str(a if a is not None else "").strip()[:1000] == str(b).strip()[:1000]
+
+
+def check_continues(done: list[dict], rows: Sequence[Row], out: Path) -> None:
+    """Raise ``ValueError`` unless ``done`` (an earlier run's output) is a prefix of ``rows``."""
+    if len(done) > len(rows):
+        raise ValueError(f"{out.name} 的行数（{len(done)}）多于问题数（{len(rows)}），无法续跑")
+    for n, (d, row) in enumerate(zip(done, rows), 1):
+        if not (_same(d.get("id"), row.id) and _same(d.get("question"), row.question)):
+            raise ValueError(
+                f"{out.name} 第 {n} 条（id {d.get('id')}）与输入（id {row.id}）不一致："
+                "这不是同一个问题文件的输出，请换一个输出文件或去掉 --resume"
+            )
+
+
+def run_batch(
+    assistant: Assistant,
+    in_path: str | Path,
+    out_path: str | Path,
+    resume: bool = False,
+    chunk_size: int = CHUNK,
+    progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> BatchStats:
+    """Answer every question of ``in_path`` into ``out_path`` (format by extension).
+
+    ``resume`` keeps what an earlier run wrote to ``out_path`` and answers only the rest;
+    ``progress`` shows a tqdm bar on stderr; ``on_progress(done, total)`` is called after
+    each chunk. Raises ``ValueError`` for an unusable file (never for a bad row).
+    """
+    in_path, out_path = Path(in_path), Path(out_path)
+    if out_path.resolve() == in_path.resolve():
+        raise ValueError("输出文件不能与输入文件相同")
+    table = read_table(in_path)
+    output = Output(out_path, output_columns(table.columns), resume)
+    try:
+        check_continues(output.done, table.rows, out_path)
+    except ValueError:
+        output.close()
+        raise
+    stats = BatchStats(total=len(table.rows), resumed=len(output.done))
+    if stats.resumed:
+        log.info("resuming after %d of %d rows", stats.resumed, stats.total)
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=stats.total, initial=stats.resumed, unit="q", desc="answering", disable=not progress
+    )
+    start = perf_counter()
+    try:
+        for records in answer_rows(assistant, table.rows[stats.resumed :], chunk_size, stats):
+            output.write(records)
+            stats.written += len(records)
+            bar.update(len(records))
+            if on_progress:
+                on_progress(stats.resumed + stats.written, stats.total)
+    except BaseException:
+        output.close()
+        raise
+    finally:
+        bar.close()
+    output.finish()
+    stats.seconds = perf_counter() - start
+    return stats
+
+
+def run_eval(
+    assistant: Assistant, rows: Sequence[Row], progress: bool = True
+) -> tuple[list[dict], list[float | None]]:
+    """Ask each row alone: its record and its latency in seconds (None for an error row)."""
+    from tqdm import tqdm
+
+    records: list[dict] = []
+    latencies: list[float | None] = []
+    for row in tqdm(rows, unit="q", desc="evaluating", disable=not progress):
+        question, error = _check(row)
+        latency = None
+        if question is None:
+            result: Answer | str = error or ""
+        else:
+            start = perf_counter()
+            result = _ask(assistant, [question])[question]
+            latency = perf_counter() - start if isinstance(result, Answer) else None
+        records.append(_record(row, result))
+        latencies.append(latency)
+    return records, latencies
