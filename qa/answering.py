@@ -103,28 +103,47 @@ def score_sentences(
 
 
 def trim_sentence(
-    sentence: str, weights: dict[str, float], max_chars: int, wants_number: bool
+    sentence: str,
+    weights: dict[str, float],
+    max_chars: int,
+    wants_number: bool,
+    numbers: tuple[str, ...] = (),
 ) -> str:
-    """The sentence itself, or for a long one the run of clauses around the clause that
-    matches the question best (and that holds a number, if one is asked for)."""
+    """The sentence itself, or for a long one its best clauses in their order, gaps marked
+    "…". Clauses holding a number the question names (``numbers``) come first, then those
+    worth at least 0.6 of the best (worth: share of the question's terms, more for a number
+    when one is asked for), while they fit in ``max_chars``; then neighbours fill the room."""
     if len(sentence) <= max_chars:
         return sentence
     clauses = CLAUSE.findall(sentence) or [sentence]
     scores = np.array([coverage(weights, c) for c in clauses])
     if wants_number:
-        scores += np.array([0.3 if HAS_NUMBER.search(c) else 0.0 for c in clauses])
-    best = int(np.argmax(scores))
-    lo, hi = best, best + 1
-    while True:  # grow towards the better-matching neighbour while it fits
-        options = [j for j in (lo - 1, hi) if 0 <= j < len(clauses)]
-        options = [
-            j for j in options if len("".join(clauses[min(lo, j) : max(hi, j + 1)])) <= max_chars
-        ]
-        if not options:
-            break
-        j = max(options, key=lambda j: (scores[j], -j))
-        lo, hi = min(lo, j), max(hi, j + 1)
-    return "".join(clauses[lo:hi]).rstrip("，,：:、（(") or sentence[:max_chars]
+        scores += [0.3 if HAS_NUMBER.search(c) else 0.0 for c in clauses]
+    named = [any(n in c for n in numbers) for c in clauses]
+    wanted = [i for i, s in enumerate(scores) if named[i] or s >= 0.6 * scores.max()]
+    chosen: set[int] = set()
+    room = max_chars
+    for i in sorted(wanted, key=lambda i: (not named[i], -scores[i], i)):
+        if len(clauses[i]) <= room or not chosen:
+            chosen.add(i)
+            room -= len(clauses[i])
+    grew = True
+    while grew:  # fill with neighbours of what was chosen, better-matching first
+        grew = False
+        around = {j for i in chosen for j in (i - 1, i + 1) if 0 <= j < len(clauses)} - chosen
+        for j in sorted(around, key=lambda j: (-scores[j], j)):
+            if len(clauses[j]) <= room:
+                chosen.add(j)
+                room -= len(clauses[j])
+                grew = True
+                break
+    parts, last = [], None
+    for i in sorted(chosen):
+        if last is not None and i != last + 1:
+            parts[-1] = parts[-1].rstrip("，,：:、（(") + "…"
+        parts.append(clauses[i])
+        last = i
+    return "".join(parts).rstrip("，,：:、（(")
 
 
 def rerank(passages: list[Passage], evidence: list[Evidence]) -> list[int]:

@@ -12,6 +12,7 @@ from embeddings import Encoder, load_encoder
 
 from .answering import (
     NUMBER_QUESTION,
+    QUESTION_NUMBER,
     AnswerParams,
     Evidence,
     missing_numbers,
@@ -130,7 +131,8 @@ class Assistant:
         if found:
             sentence = passages[best.passage].chunk.text[best.start : best.end]
             wants_number = bool(NUMBER_QUESTION.search(query))
-            text = trim_sentence(sentence, weights, params.max_answer_chars, wants_number)
+            numbers = tuple(QUESTION_NUMBER.findall(query))
+            text = trim_sentence(sentence, weights, params.max_answer_chars, wants_number, numbers)
             n = position[best.passage] + 1
             highlights[best.passage] = [(best.start, best.end)]
             answer = f"{text}[{n}]"

@@ -215,3 +215,18 @@ def test_open_uses_index_model_and_refuses_other(tmp_path):
     assert again.encoder.name == "fake" and again.ask("前湾新区规划面积多大？").found
     with pytest.raises(IndexMismatch, match="other"):
         Assistant.open(tmp_path / "index", corpus=None, model=FakeEncoder(name="other"))
+
+
+def test_long_sentence_trimmed_around_the_clauses_the_question_names():
+    from qa.answering import trim_sentence
+
+    sentence = (
+        "2017年全市工业总产值达到4219.2亿元，其中规模以上企业产值2721.4亿元，"
+        "规模以上企业口径从2011年开始调整，分别是2003年（1002.8亿元、334.9亿元）的4.2倍。"
+    )
+    weights = {"工业总产值": 2.0, "2003": 3.0}
+    out = trim_sentence(sentence, weights, 60, wants_number=True, numbers=("2003",))
+    assert len(out) <= 61
+    assert "2003年（1002.8亿元" in out
+    assert "工业总产值" in out
+    assert "…" in out  # the clause about 2011 is left out
