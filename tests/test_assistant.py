@@ -48,16 +48,7 @@ def write_corpus(folder):
     return folder
 
 
-@pytest.fixture(scope="module", autouse=True)
-def shared_tokenizer():
-    """Build jieba once for the module (each tokenizer takes ~1 s to load its dictionary)."""
-    import qa.assistant
-    from qa.text import Tokenizer
-
-    tok = Tokenizer()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(qa.assistant, "Tokenizer", lambda: tok)
-        yield tok
+pytestmark = pytest.mark.usefixtures("shared_tokenizer")  # one jieba for the module
 
 
 @pytest.fixture(scope="module")

@@ -37,17 +37,7 @@ RECORD_KEYS = {"id", "question", "answer", "found", "citations"}
 CITATION_KEYS = {"n", "source", "title", "section", "text", "score"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def shared_tokenizer():
-    """One jieba tokenizer for every in-process command (building one takes ~1 s); the
-    subprocess tests below still run the real thing."""
-    import qa.assistant
-    from qa.text import Tokenizer
-
-    tok = Tokenizer()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(qa.assistant, "Tokenizer", lambda: tok)
-        yield tok
+pytestmark = pytest.mark.usefixtures("shared_tokenizer")  # one jieba for the module
 
 
 @pytest.fixture(scope="module")
