@@ -344,11 +344,13 @@ demo = build_demo()
 
 
 def main() -> None:
+    import bm25s  # noqa: F401  (it and jieba set their loggers to DEBUG when imported:
+    import jieba  # noqa: F401   import them first, then quiet them)
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    get_assistant()  # build or load the index now, with a progress bar, before serving
-    for noisy in ("jieba", "bm25s", "faiss"):  # they set their own loggers to DEBUG
+    for noisy in ("jieba", "bm25s", "faiss", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    get_assistant()  # build or load the index now, with a progress bar, before serving
     demo.launch(
         max_file_size=2 * MAX_UPLOAD_BYTES,  # hard limit; the handler explains the 5 MB one
         theme=gr.themes.Soft(),
