@@ -70,7 +70,7 @@ def retrieval_only(assistant: Assistant, questions: list[str], relevant) -> list
     ``relevant(i, chunk) -> bool`` says whether a chunk answers question i."""
     retriever = assistant.retriever
     vectors = assistant.encoder.encode_queries(questions)
-    scores = [retriever.score(q, v) for q, v in zip(questions, vectors)]
+    scores = retriever.score_many(questions, vectors)
     rows = []
     for name, weight in (("bm25", 1.0), ("dense", 0.0), ("hybrid", retriever.lexical_weight)):
         hits = []

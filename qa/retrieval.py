@@ -45,10 +45,6 @@ class Retriever:
         self._position = {c.id: i for i, c in enumerate(self.chunks)}
         self.bm25 = BM25Index([indexed_text(c) for c in self.chunks], self.tokenizer)
 
-    def score(self, query: str, query_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Lexical and dense scores of every chunk, each ``(n_chunks,)``."""
-        return self.score_many([query], query_vector[None, :])[0]
-
     def score_many(
         self, queries: Sequence[str], vectors: np.ndarray
     ) -> list[tuple[np.ndarray, np.ndarray]]:
