@@ -37,7 +37,6 @@ from qa import (
     check_question,
 )
 from qa.assistant import MAX_QUESTION_CHARS
-from qa.followup import rewrite_followup
 from qa.readers import supported_suffixes
 from qa.render import (
     answer_text,
@@ -141,11 +140,11 @@ def respond(
         user = {"role": "user", "content": shown}
         yield history + [user, {"role": "assistant", "content": escape(str(exc))}], ""
         return
-    query = rewrite_followup(question, previous_questions(history))
-    note = f"结合上文理解为：{query}" if query != question else ""
+    earlier = previous_questions(history)
     history += [{"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
     yield history, ""
-    answer = get_assistant().ask(question, query=query)
+    answer = get_assistant().ask(question, earlier)
+    note = f"结合上文理解为：{answer.query}" if answer.query != question else ""
     prefix = f"{render_note(note)}\n\n" if note else ""
     step = max(1, math.ceil(len(answer.answer) / STREAM_STEPS))
     for end in range(step, len(answer.answer), step):

@@ -22,6 +22,7 @@ from .answering import (
     weighted_terms,
 )
 from .chunking import ChunkParams
+from .followup import rewrite_followup
 from .indexing import DEFAULT_CORPUS, DEFAULT_INDEX, add_documents, file_hashes, open_index
 from .indexing import remove_document as _remove_document
 from .readers import read_document
@@ -105,16 +106,19 @@ class Assistant:
 
     # --- answering -------------------------------------------------------------
 
-    def ask(self, question: str, query: str | None = None) -> Answer:
-        """Answer one question; ``query`` (e.g. a rewritten follow-up) is what is searched."""
-        return self.ask_many([question], [query] if query else None)[0]
+    def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
+        """Answer one question; ``history`` holds the conversation's earlier questions,
+        oldest first, so a follow-up ("那2003年呢？") is read with them."""
+        return self.ask_many([question], [history])[0]
 
     def ask_many(
-        self, questions: Sequence[str], queries: Sequence[str] | None = None
+        self, questions: Sequence[str], histories: Sequence[Sequence[str]] | None = None
     ) -> list[Answer]:
-        """Answer several questions, embedding them in one batch."""
+        """Answer several questions, embedding them in one batch; ``histories[i]`` is the
+        conversation before ``questions[i]`` (none by default)."""
         questions = [check_question(q) for q in questions]
-        queries = [check_question(q) for q in queries] if queries else questions
+        histories = list(histories) if histories else [() for _ in questions]
+        queries = [rewrite_followup(q, h) for q, h in zip(questions, histories)]
         with self._lock:
             ranked = self.retriever.search_many(queries, self.settings.top_k)
         return [self._answer(q, s, p) for q, s, p in zip(questions, queries, ranked)]

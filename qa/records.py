@@ -63,6 +63,10 @@ class Citation:
     text: str
     score: float
     highlights: tuple[tuple[int, int], ...] = ()
+    page: int | None = None  # 1-based page where the passage starts (None: no pages)
+    page_end: int | None = None
+    location: str = ""  # display string: "第 6 页", "Sheet1 第 12 行"
+    date: str = ""  # the document's date (ISO, or "" when unknown)
 
     def to_json(self) -> dict:
         return {
@@ -72,7 +76,25 @@ class Citation:
             "section": self.section,
             "text": self.text,
             "score": round(self.score, 4),
+            "highlights": [list(h) for h in self.highlights],
+            "page": self.page,
+            "page_end": self.page_end,
+            "location": self.location,
+            "date": self.date,
         }
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of a shown answer, with the citations it carries and whether the
+    checks found it supported by them."""
+
+    text: str
+    citations: tuple[int, ...] = ()
+    supported: bool = True
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "citations": list(self.citations), "supported": self.supported}
 
 
 @dataclass(frozen=True)
@@ -84,6 +106,12 @@ class Answer:
     found: bool
     citations: tuple[Citation, ...] = ()
     query: str = ""  # the question as searched (after follow-up rewriting)
+    short_answer: str = ""  # the direct answer (a value, a name, a list); "" when refused
+    confidence: float = 0.0  # calibrated probability that the shown answer is supported
+    reason: str = ""  # why the documents do not answer (for the user); "" when answered
+    mode: str = "extractive"  # which answerer produced what is shown: extractive / llm
+    notice: str = ""  # "" or why the model's answer was not used
+    sentences: tuple[Sentence, ...] = ()
     extra: dict = field(default_factory=dict, compare=False)
 
     def to_record(self, id: str | int | None = None) -> dict:
@@ -91,6 +119,12 @@ class Answer:
             "id": id,
             "question": self.question,
             "answer": self.answer,
+            "short_answer": self.short_answer,
             "found": self.found,
+            "confidence": round(self.confidence, 4),
+            "reason": self.reason,
+            "mode": self.mode,
+            "notice": self.notice,
+            "sentences": [s.to_json() for s in self.sentences],
             "citations": [c.to_json() for c in self.citations],
         }

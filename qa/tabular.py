@@ -23,9 +23,15 @@ INPUT_SUFFIXES = (".txt", ".jsonl", ".csv", ".xlsx")
 OUTPUT_SUFFIXES = (".jsonl", ".csv", ".xlsx")
 QUESTION_NAMES = ("question", "问题")
 ID_NAMES = ("id",)
-RECORD_KEYS = ("id", "question", "answer", "found", "citations", "error")
+RECORD_KEYS = (
+    "id", "question", "answer", "short_answer", "found", "confidence", "reason",
+    "mode", "notice", "sentences", "citations", "error",
+)  # fmt: skip
 # CSV/XLSX output: the record flattened; carried-through input columns follow.
-FLAT_COLUMNS = ("id", "question", "answer", "found", "source", "sources", "error")
+FLAT_COLUMNS = (
+    "id", "question", "answer", "short_answer", "found", "confidence", "reason",
+    "mode", "notice", "source", "sources", "error",
+)  # fmt: skip
 EXCERPT_CHARS = 150
 XLSX_MAX_CELL = 32767
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -242,7 +248,7 @@ def sources_text(record: dict) -> str:
 def flatten(record: dict) -> dict:
     """The record as one CSV/XLSX row: citations become ``source`` and ``sources``."""
     citations = record.get("citations") or []
-    flat = {k: v for k, v in record.items() if k != "citations"}
+    flat = {k: v for k, v in record.items() if k not in ("citations", "sentences")}
     flat["source"] = citations[0]["source"] if citations else ""
     flat["sources"] = sources_text(record)
     flat.setdefault("error", "")

@@ -3,6 +3,7 @@ documents, question checks. FakeEncoder and a tiny Chinese corpus written per te
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -125,9 +126,16 @@ def test_ask_many_matches_ask(assistant):
 
 def test_answer_to_record_is_json_ready(assistant):
     record = assistant.ask("前湾新区规划面积多大？").to_record("q1")
-    assert set(record) == {"id", "question", "answer", "found", "citations"}
+    assert set(record) == {
+        "id", "question", "answer", "short_answer", "found", "confidence", "reason",
+        "mode", "notice", "sentences", "citations",
+    }  # fmt: skip
     assert record["id"] == "q1"
-    assert set(record["citations"][0]) == {"n", "source", "title", "section", "text", "score"}
+    assert set(record["citations"][0]) == {
+        "n", "source", "title", "section", "text", "score", "highlights",
+        "page", "page_end", "location", "date",
+    }  # fmt: skip
+    json.dumps(record, ensure_ascii=False)
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t", None, "慈" * 501])

@@ -29,8 +29,14 @@ Q_SALES = "2017年慈溪社会消费品零售总额是多少？"
 Q_AREA = "杭州湾新区规划面积多大？"
 Q_PEOPLE = "慈溪常住人口有多少？"
 QUESTIONS = [Q_SALES, Q_AREA, Q_PEOPLE]
-RECORD_KEYS = ["id", "question", "answer", "found", "citations"]
-CITATION_KEYS = ["n", "source", "title", "section", "text", "score"]
+RECORD_KEYS = [
+    "id", "question", "answer", "short_answer", "found", "confidence", "reason",
+    "mode", "notice", "sentences", "citations",
+]  # fmt: skip
+CITATION_KEYS = [
+    "n", "source", "title", "section", "text", "score", "highlights",
+    "page", "page_end", "location", "date",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +128,7 @@ def test_round_trip_every_format(assistant, tmp_path, in_suffix, out_suffix):
     if in_suffix != ".txt":  # carried-through column
         assert [r["topic"] for r in got] == ["t0", "t1", "t2"]
     if out_suffix == ".jsonl":
-        assert list(got[0])[:5] == RECORD_KEYS and "error" not in got[0]
+        assert list(got[0])[: len(RECORD_KEYS)] == RECORD_KEYS and "error" not in got[0]
         assert list(got[0]["citations"][0]) == CITATION_KEYS
         assert got[0]["found"] is True and got[0]["citations"][0]["source"] == "a.md"
     else:

@@ -33,8 +33,14 @@ BAY = """前湾新区建设情况
 前湾新区位于杭州湾南岸，规划面积604平方公里，是浙江省四大新区之一。
 """
 QUESTION = "前湾新区规划面积多大？"
-RECORD_KEYS = {"id", "question", "answer", "found", "citations"}
-CITATION_KEYS = {"n", "source", "title", "section", "text", "score"}
+RECORD_KEYS = {
+    "id", "question", "answer", "short_answer", "found", "confidence", "reason",
+    "mode", "notice", "sentences", "citations",
+}  # fmt: skip
+CITATION_KEYS = {
+    "n", "source", "title", "section", "text", "score", "highlights",
+    "page", "page_end", "location", "date",
+}  # fmt: skip
 
 
 pytestmark = pytest.mark.usefixtures("shared_tokenizer")  # one jieba for the module
