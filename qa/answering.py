@@ -15,6 +15,7 @@ import numpy as np
 
 from .chunking import sentence_spans
 from .records import Passage
+from .text import fold
 
 NUMBER_QUESTION = re.compile(
     r"多少|几[个家项件年次岁天人所座条倍]?|多[大高长重远久]|比例|百分|金额|数量|规模"
@@ -61,7 +62,7 @@ def coverage(weights: dict[str, float], text: str) -> float:
     total = sum(weights.values())
     if total <= 0:
         return 0.0
-    text = text.lower()
+    text = fold(text)
     return sum(w for t, w in weights.items() if t in text) / total
 
 

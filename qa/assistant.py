@@ -22,14 +22,17 @@ from .answering import (
     weighted_terms,
 )
 from .chunking import ChunkParams
+from .extractive import ExtractiveAnswerer
 from .followup import rewrite_followup
+from .grounding import document_subject
 from .indexing import DEFAULT_CORPUS, DEFAULT_INDEX, add_documents, file_hashes, open_index
 from .indexing import remove_document as _remove_document
 from .readers import read_document
-from .records import Answer, Citation, Passage
+from .records import Answer, Citation, Passage, Sentence
 from .retrieval import Retriever
 from .store import KnowledgeBase, read_manifest, save
 from .text import Tokenizer
+from .vocabulary import load_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,7 @@ class Settings:
     lexical_weight: float = 0.6  # tuned on the dev set and CMRC 2018 trial
     candidates: int = 100
     answer: AnswerParams = AnswerParams()
+    rule: str = "calibrated"  # "calibrated" (grounding + answerability model) or "coverage"
 
 
 class Assistant:
@@ -78,8 +82,17 @@ class Assistant:
         self.tokenizer = tokenizer or Tokenizer()
         self.settings = settings
         self.index_dir = Path(index_dir) if index_dir else None
+        self.tokenizer.add_words(load_vocabulary(kb, self.tokenizer, self.index_dir))
         self.retriever = Retriever(
             kb, encoder, self.tokenizer, settings.lexical_weight, settings.candidates
+        )
+        self._subjects: dict[str, str] = {}
+        self.answerer = ExtractiveAnswerer(
+            self.tokenizer,
+            lambda t: self.retriever.bm25.idf(t),
+            lambda t: self.retriever.bm25.document_frequency(t),
+            self._subject_of,
+            settings.answer,
         )
         self._lock = threading.RLock()
 
@@ -124,25 +137,48 @@ class Assistant:
         return [self._answer(q, s, p) for q, s, p in zip(questions, queries, ranked)]
 
     def _answer(self, question: str, query: str, passages: list[Passage]) -> Answer:
-        params = self.settings.answer
-        weights = weighted_terms(self.tokenizer.tokens(query), self.retriever.bm25.idf)
-        evidence = score_sentences(query, weights, passages, params)
-        order = rerank(passages, evidence)
+        if self.settings.rule == "coverage":
+            return self._answer_by_coverage(question, query, passages)
+        decision = self.answerer.decide(query, passages)
+        order = rerank(passages, decision.evidence)
         position = {old: new for new, old in enumerate(order)}
-        best = evidence[0] if evidence else None
-        found = best is not None and self._answers(query, best, passages)
         highlights: dict[int, list[tuple[int, int]]] = {}
-        if found:
-            sentence = passages[best.passage].chunk.text[best.start : best.end]
-            wants_number = bool(NUMBER_QUESTION.search(query))
-            numbers = tuple(QUESTION_NUMBER.findall(query))
-            text = trim_sentence(sentence, weights, params.max_answer_chars, wants_number, numbers)
-            n = position[best.passage] + 1
-            highlights[best.passage] = [(best.start, best.end)]
-            answer = f"{text}[{n}]"
+        sentences: tuple[Sentence, ...] = ()
+        c = decision.chosen
+        if c is not None:
+            n = position[c.evidence.passage] + 1
+            highlights[c.evidence.passage] = [(c.evidence.start, c.evidence.end)]
+            short = c.short or decision.quote
+            quote = f"{decision.quote}[{n}]"
+            answer = quote if short == decision.quote else f"{short}\n{quote}"
+            sentences = (Sentence(decision.quote, (n,), True),)
+            confidence = c.probability
         else:
-            answer = NOT_FOUND
-        citations = tuple(
+            short = ""
+            why = decision.reason
+            answer = NOT_FOUND if why == NOT_FOUND else f"{NOT_FOUND}{why}"
+            confidence = decision.best.probability if decision.best else 0.0
+        extra = {
+            "evidence_score": c.evidence.score if c else 0.0,
+            "coverage": c.evidence.coverage if c else 0.0,
+        }
+        return Answer(
+            question,
+            answer,
+            c is not None,
+            self._citations(passages, order, highlights),
+            query,
+            short_answer=short,
+            confidence=confidence,
+            reason="" if c is not None else decision.reason,
+            sentences=sentences,
+            extra=extra,
+        )
+
+    def _citations(
+        self, passages: list[Passage], order: list[int], highlights: dict[int, list]
+    ) -> tuple[Citation, ...]:
+        return tuple(
             Citation(
                 n=new + 1,
                 source=passages[old].chunk.source,
@@ -154,18 +190,42 @@ class Assistant:
             )
             for new, old in enumerate(order)
         )
-        extra = {
-            "evidence_score": best.score if best else 0.0,
-            "coverage": best.coverage if best else 0.0,
-        }
-        return Answer(question, answer, found, citations, query, extra)
 
-    def _answers(self, query: str, best: Evidence, passages: list[Passage]) -> bool:
-        """Is the best evidence good enough to answer rather than refuse?"""
+    def _answer_by_coverage(self, question: str, query: str, passages: list[Passage]) -> Answer:
+        """The earlier rule, kept to compare against: one threshold on term coverage."""
+        params = self.settings.answer
+        weights = weighted_terms(self.tokenizer.tokens(query), self.retriever.bm25.idf)
+        evidence = score_sentences(query, weights, passages, params)
+        order = rerank(passages, evidence)
+        position = {old: new for new, old in enumerate(order)}
+        best = evidence[0] if evidence else None
+        found = best is not None and self._covers(query, best, passages)
+        highlights: dict[int, list[tuple[int, int]]] = {}
+        if best is not None and found:
+            sentence = passages[best.passage].chunk.text[best.start : best.end]
+            wants_number = bool(NUMBER_QUESTION.search(query))
+            numbers = tuple(QUESTION_NUMBER.findall(query))
+            text = trim_sentence(sentence, weights, params.max_answer_chars, wants_number, numbers)
+            highlights[best.passage] = [(best.start, best.end)]
+            answer = f"{text}[{position[best.passage] + 1}]"
+        else:
+            answer = NOT_FOUND
+        citations = self._citations(passages, order, highlights)
+        return Answer(question, answer, found, citations, query, short_answer="")
+
+    def _covers(self, query: str, best: Evidence, passages: list[Passage]) -> bool:
         chunk = passages[best.passage].chunk
         if missing_numbers(query, f"{chunk.section_path}\n{chunk.text}"):
             return False
         return best.coverage >= self.settings.answer.min_coverage
+
+    def _subject_of(self, passage: Passage) -> str:
+        """The document's own subject (learned once per document)."""
+        source = passage.chunk.source
+        if source not in self._subjects:
+            texts = [c.text for c in self.kb.chunks.values() if c.source == source]
+            self._subjects[source] = document_subject(passage.chunk.title, texts, self.tokenizer)
+        return self._subjects[source]
 
     # --- knowledge base management ----------------------------------------------
 

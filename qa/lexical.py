@@ -37,6 +37,10 @@ class BM25Index:
             return np.zeros(self.n_docs, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(terms), dtype=np.float32)
 
+    def document_frequency(self, term: str) -> int:
+        """How many documents hold ``term`` (an index token, lower-cased)."""
+        return self._df.get(term, 0)
+
     def idf(self, term: str) -> float:
         """Smoothed inverse document frequency; a term absent from the corpus gets the most."""
         df = self._df.get(term, 0)

@@ -8,7 +8,7 @@ import numpy as np
 
 from embeddings import Encoder
 
-from .fusion import top_k, weighted_fusion
+from .fusion import minmax, top_k, weighted_fusion
 from .lexical import BM25Index
 from .records import Chunk, Passage
 from .store import KnowledgeBase
@@ -69,5 +69,11 @@ class Retriever:
         results = []
         for lexical, dense in self.score_many(queries, vectors):
             fused = weighted_fusion(lexical, dense, self.lexical_weight)
-            results.append([Passage(self.chunks[i], float(fused[i])) for i in top_k(fused, k)])
+            lexical = minmax(lexical)
+            results.append(
+                [
+                    Passage(self.chunks[i], float(fused[i]), float(lexical[i]), float(dense[i]))
+                    for i in top_k(fused, k)
+                ]
+            )
         return results

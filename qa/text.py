@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
-
-DEFAULT_USERDICT = Path(__file__).resolve().parent.parent / "data" / "userdict.txt"
 
 # Function words and question words: they say what is asked, not what about.
 STOPWORDS = frozenset(
@@ -19,34 +18,80 @@ STOPWORDS = frozenset(
 _WORD = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
 
 
+@lru_cache(maxsize=1)
+def _t2s_table() -> dict[int, str]:
+    """Traditional → simplified, character for character (OpenCC's TSCharacters table,
+    first choice), so folded text keeps every offset of the original."""
+    from importlib import resources
+
+    text = resources.files("opencc").joinpath("dictionary/TSCharacters.txt").read_text("utf-8")
+    table = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and len(parts[0]) == 1 and len(parts[1]) == 1:
+            table[ord(parts[0])] = parts[1]
+    return table
+
+
+def fold(text: str) -> str:
+    """Text for matching: simplified script, lower case, same length as ``text``."""
+    return text.translate(_t2s_table()).lower()
+
+
 class Tokenizer:
-    """A private jieba tokenizer with a user dictionary (domain terms), safe to share
-    between threads once built."""
+    """A private jieba tokenizer, safe to share between threads once built. Its user
+    dictionary comes from the corpus (``add_words`` with ``qa.vocabulary.corpus_terms``)."""
 
     def __init__(
         self,
-        userdict: str | Path | None = DEFAULT_USERDICT,
+        userdict: str | Path | None = None,
         stopwords: Iterable[str] = STOPWORDS,
     ):
         import jieba
+        import jieba.posseg
 
         self._jieba = jieba.Tokenizer()
         self._jieba.initialize()
         if userdict and Path(userdict).exists():
             self._jieba.load_userdict(str(userdict))
+        self._pos = jieba.posseg.POSTokenizer(self._jieba)
         self.stopwords = frozenset(stopwords)
+        self.added: set[str] = set()
         self._lock = threading.Lock()
+
+    def cut(self, text: str) -> list[str]:
+        """jieba's default (accurate-mode) segmentation, every character kept."""
+        with self._lock:
+            return list(self._jieba.cut(fold(text)))
+
+    def tagged(self, text: str) -> list[tuple[str, str]]:
+        """(word, part-of-speech flag) pairs, jieba's tag set (ns place, nr person, …)."""
+        with self._lock:
+            return [(p.word, p.flag) for p in self._pos.cut(fold(text))]
+
+    def tag_of(self, word: str) -> str:
+        """jieba's part-of-speech flag for one word as a whole ("x" when unknown)."""
+        tagged = self.tagged(word)
+        return tagged[0][1] if len(tagged) == 1 else "x"
 
     def words(self, text: str) -> list[str]:
         """Fine-grained words (jieba's search mode), lower-cased, without punctuation."""
         with self._lock:  # jieba's lazy caches are not guarded
-            raw = list(self._jieba.cut_for_search(text))
+            raw = list(self._jieba.cut_for_search(fold(text)))
         return [w.lower() for w in raw if _WORD.search(w)]
 
     def tokens(self, text: str) -> list[str]:
         """Index terms: ``words`` without stopwords."""
         return [w for w in self.words(text) if w not in self.stopwords]
 
-    def add_word(self, word: str) -> None:
+    def add_word(self, word: str, tag: str | None = None) -> None:
+        self.add_words({word: tag})
+
+    def add_words(self, words: dict[str, str | None]) -> None:
+        """Add dictionary entries (terms the corpus defines) with their part-of-speech tags
+        for ``tagged``; known ones are skipped."""
         with self._lock:
-            self._jieba.add_word(word)
+            for word, tag in words.items():
+                if word not in self.added:
+                    self._jieba.add_word(word, tag=tag)
+                    self.added.add(word)

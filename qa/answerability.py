@@ -1,0 +1,118 @@
+"""How likely is it that an evidence sentence answers the question? One calibrated score.
+
+A logistic model over a handful of features of (question, evidence): grounding (what is
+missing), lexical coverage, the retrieval's lexical and dense scores, and whether the
+sentence holds what is asked. Its weights are fitted by ``benchmarks/train_answerability.py``
+on generated pairs and stored as plain JSON in ``qa/data/answerability.json``; scoring is a
+dot product. ``THRESHOLD`` — the one place the answer/refuse line is drawn — is chosen there
+for the product's promise: a wrong answer costs ten times a refusal.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from .grounding import Support
+
+FEATURES = (
+    "sentence_cov",
+    "window_cov",
+    "attribute_cov",
+    "attribute_whole",
+    "gap_name",
+    "gap_year",
+    "gap_level",
+    "gap_unknown",
+    "gap_value",
+    "scope_missing",
+    "has_value",
+    "short_found",
+    "lexical",
+    "dense",
+    "evidence_score",
+    "margin",
+    "kind_number",
+    "kind_year",
+    "kind_list",
+    "kind_other",
+)
+WRONG_COST = 10.0  # a confident wrong answer costs this many refusals
+
+
+@dataclass(frozen=True)
+class Model:
+    weights: np.ndarray  # (len(FEATURES),)
+    bias: float
+    threshold: float
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        """P(supported) for rows of features ``x`` (n, len(FEATURES))."""
+        return 1.0 / (1.0 + np.exp(-(x @ self.weights + self.bias)))
+
+
+def features(
+    support: Support,
+    kind: str,
+    short_found: bool,
+    lexical: float,
+    dense: float,
+    evidence_score: float,
+    margin: float,
+) -> np.ndarray:
+    gaps = {g.kind for g in support.gaps}
+    row = {
+        "sentence_cov": support.sentence_cov,
+        "window_cov": support.window_cov,
+        "attribute_cov": support.attribute_cov,
+        "attribute_whole": float(support.attribute_whole),
+        "gap_name": float("name" in gaps),
+        "gap_year": float("year" in gaps),
+        "gap_level": float("level" in gaps),
+        "gap_unknown": float("unknown" in gaps),
+        "gap_value": float("value" in gaps),
+        "scope_missing": float(support.scope_missing),
+        "has_value": float(support.has_value),
+        "short_found": float(short_found),
+        "lexical": lexical,
+        "dense": dense,
+        "evidence_score": evidence_score,
+        "margin": margin,
+        "kind_number": float(kind == "number"),
+        "kind_year": float(kind == "year"),
+        "kind_list": float(kind == "list"),
+        "kind_other": float(kind not in ("number", "year", "list")),
+    }
+    return np.array([row[f] for f in FEATURES], dtype=np.float64)
+
+
+def from_json(data: dict) -> Model:
+    names = data["features"]
+    if tuple(names) != FEATURES:
+        raise ValueError("answerability model was fitted on other features; refit it")
+    return Model(
+        np.array(data["weights"], dtype=np.float64), float(data["bias"]), float(data["threshold"])
+    )
+
+
+@lru_cache(maxsize=1)
+def default_model() -> Model:
+    text = resources.files("qa").joinpath("data/answerability.json").read_text("utf-8")
+    return from_json(json.loads(text))
+
+
+def best_threshold(p: np.ndarray, correct: np.ndarray, answerable: np.ndarray) -> float:
+    """The threshold minimising ``WRONG_COST`` × wrong answers + refusals of answerable
+    questions, for per-question scores ``p``, whether the chosen sentence is right, and
+    whether the question can be answered at all."""
+    best, best_cost = 0.5, float("inf")
+    for t in np.unique(np.concatenate([p, [0.5]])):
+        answered = p >= t
+        cost = WRONG_COST * np.sum(answered & ~correct) + np.sum(~answered & answerable)
+        if cost < best_cost:
+            best, best_cost = float(t), cost
+    return best

@@ -1,0 +1,237 @@
+"""The short answer inside an evidence sentence: the value, the name, the whole list.
+
+Pure string functions. The asked span is found from the question's frame: a name's own value
+in a comparison (奉化（35.4万元）) or a "respectively" sentence (甲、乙分别有12家、7家), else the
+first value of the asked kind after the attribute, else the gap between the question's words
+to the left and right of its question word, as they appear in the sentence.
+"""
+
+from __future__ import annotations
+
+import re
+
+from . import lexicon as lx
+from .grounding import TermMatcher, strip_place_suffix, values_of
+from .question import Frame
+from .text import fold
+
+MAX_SPAN = 40
+_PAREN_VALUE = r"\s*[（(]([^（）()]{1,30})[）)]"
+_RESPECTIVELY = re.compile(r"([^，。；：]*?)分别(?:为|是|有|达到|达|占|增长|实现)?([^，。；]*)")
+_ENUM = re.compile(
+    r"[^，。；：:、（）()“”]{1,20}(?:、[^，。；：:、（）()“”]{1,20})+(?:(?:和|及|以及|与)[^，。；：:、（）()“”]{1,20})?"
+)
+_LEAD_VERBS = re.compile(r"^(?:是|为|有|在|位于|叫|叫做|称为|达到|达|由|于|的|了|：|:)+")
+_TRAIL = re.compile(r"(?:的|了|等|，|,|。)+$")
+
+
+def _find(term: str, text: str, start: int = 0) -> tuple[int, int] | None:
+    for candidate in (term, strip_place_suffix(term)):
+        at = text.find(candidate, start)
+        if at >= 0:
+            return at, at + len(candidate)
+    return None
+
+
+def _not_question_number(span: str, frame: Frame) -> bool:
+    return not any(span.startswith(y) for y in frame.years) and not any(
+        re.match(rf"{re.escape(n)}(?!\d)", span) for n in frame.numbers
+    )
+
+
+def respectively(frame: Frame, sentence: str) -> str:
+    """甲、乙分别有12家、7家 → the value for the name the question asks about."""
+    m = _RESPECTIVELY.search(sentence)
+    if not m:
+        return ""
+    heads = re.split(r"[、和及与]", m.group(1).split("，")[-1])
+    values = [v.group() for v in values_of(m.group(2), frame.unit)] or re.split(
+        r"[、和]", m.group(2)
+    )
+    if len(heads) < 2 or len(values) < len(heads):
+        return ""
+    for name in frame.names + frame.about:
+        for i, head in enumerate(heads):
+            if strip_place_suffix(name) and strip_place_suffix(name) in head:
+                return values[i].strip()
+    return ""
+
+
+def comparison(frame: Frame, sentence: str, subject: str = "") -> str:
+    """名（值） or 名值: the value right after a name the question asks about (not the
+    document's own subject, which the whole text is about)."""
+    for name in frame.names + frame.about:
+        if subject and strip_place_suffix(name) == subject:
+            continue
+        for candidate in dict.fromkeys((name, strip_place_suffix(name))):
+            m = re.search(re.escape(candidate) + r"[\u3400-\u9fff]{0,2}" + _PAREN_VALUE, sentence)
+            if m and values_of(m.group(1), ""):
+                return m.group(1).strip()
+            m = re.search(re.escape(candidate) + r"(?:[\u3400-\u9fff]{0,3}?)(?=\d)", sentence)
+            if m and "分别" in m.group():
+                m = None
+            if m:
+                values = values_of(sentence[m.end() :], frame.unit)
+                if values and values[0].start() == 0:
+                    return values[0].group()
+    return ""
+
+
+def anchor(frame: Frame, sentence: str, matcher: TermMatcher) -> int:
+    """Where the asked value should follow: after the last attribute word (or the question's
+    year) found in the sentence; 0 when none is."""
+    end = 0
+    for term in frame.attribute or frame.left[-2:]:
+        hit = _find(term.lower(), sentence.lower())
+        if hit:
+            end = max(end, hit[1])
+    if not end:
+        for year in frame.years:
+            at = sentence.find(year)
+            if at >= 0:
+                end = at + len(year)
+    return end
+
+
+def named_in(frame: Frame, sentence: str, subject: str) -> list[str]:
+    """Places and organisations of the question (other than the document's subject) that
+    the sentence holds."""
+    return [
+        n
+        for n in frame.places
+        if strip_place_suffix(n) != subject and _find(n, sentence) is not None and len(n) >= 2
+    ]
+
+
+def level_value(frame: Frame, sentence: str) -> str | None:
+    """With a level qualifier (国家级) in the question, the value right after that level in
+    the sentence (…其中国家级2家、省级55家 → 2家); None when the question has no level."""
+    if not frame.levels:
+        return None
+    for level in frame.levels:
+        for m in re.finditer(re.escape(level), sentence):
+            rest = sentence[m.end() : m.end() + 12]
+            lead = re.match(r"[\u3400-\u9fff]{0,6}?(?=[\d一二两三四五六七八九十])", rest)
+            if lead is not None:
+                values = values_of(rest[lead.end() :], frame.unit)
+                if values and values[0].start() == 0:
+                    return values[0].group()
+    return ""
+
+
+def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: str = "") -> str:
+    """A value of the asked kind. When the sentence names another place or organisation the
+    question asks about, only a value bound to that name will do (奉化（35.4万元）,
+    甲、乙分别有12家、7家): any other number there belongs to someone else."""
+    if frame.rank:
+        ranks = lx.RANK.findall(sentence)
+        return ranks[0] if ranks else ""
+    found = respectively(frame, sentence) or comparison(frame, sentence, subject)
+    if found or named_in(frame, sentence, subject):
+        return found
+    by_level = level_value(frame, sentence)
+    if by_level is not None:
+        return by_level
+    at = anchor(frame, sentence, matcher)
+    # the clause holding the question's year comes first ("2003年…突破1000亿元，2017年…")
+    for year in frame.years:
+        y = sentence.find(year + "年")
+        if y >= 0:
+            at = max(at, y) if at < y else at
+    spans = [m for m in values_of(sentence, frame.unit) if _not_question_number(m.group(), frame)]
+    if not spans and frame.unit:
+        return ""
+    after = [m for m in spans if m.start() >= at]
+    chosen = after[0] if after else (spans[-1] if spans else None)
+    return _with_prefix(sentence, chosen) if chosen else ""
+
+
+def _with_prefix(sentence: str, m: re.Match) -> str:
+    """The value with a qualifier just before it (超过/约/近/逾)."""
+    before = sentence[max(0, m.start() - 2) : m.start()]
+    for q in ("超过", "超", "约", "近", "逾", "达"):
+        if before.endswith(q) and q not in ("达",):
+            return q + m.group()
+    return m.group()
+
+
+def year_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
+    years = [m for m in lx.YEAR.finditer(sentence) if m.group(1) not in frame.years]
+    if not years:
+        return ""
+    at = anchor(frame, sentence, matcher)
+    near = min(years, key=lambda m: abs(m.start() - at))
+    return near.group(0)
+
+
+def list_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
+    """Every item of the enumeration (甲、乙和丙) nearest after the question's words; the
+    last item ends where a verb starts (龙山镇、匡堰镇开展… → 龙山镇、匡堰镇)."""
+    items = [m for m in _ENUM.finditer(sentence)]
+    if not items:
+        return ""
+    at = anchor(frame, sentence, matcher)
+    best = min(items, key=lambda m: (0 if m.start() >= at else 1, abs(m.start() - at)))
+    text = _LEAD_VERBS.sub("", best.group().strip())
+    head, sep, last = text.rpartition("、")
+    kept = ""
+    for word, flag in matcher.tokenizer.tagged(last):
+        if kept and flag[:1] in ("v", "p", "d", "u", "c"):
+            break
+        kept += word
+    return _TRAIL.sub("", head + sep + kept)
+
+
+def name_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
+    """For who/where questions: the first name (person, place, organisation) after the
+    question's words that is not itself one of them."""
+    at = anchor(frame, sentence, matcher)
+    asked = {strip_place_suffix(n) for n in frame.names + frame.about + frame.attribute}
+    pos = 0
+    for word, flag in matcher.tokenizer.tagged(sentence):
+        pos += len(word)
+        if pos - len(word) < at:
+            continue
+        wanted = ("nr", "nrt", "nrfg") if frame.kind == "person" else ("ns", "nrt", "nt")
+        if flag in wanted and strip_place_suffix(word) not in asked and len(word) >= 2:
+            return word
+    return ""
+
+
+def gap_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
+    """The sentence text between the question's words left and right of its question word."""
+    low = sentence.lower()
+    start = 0
+    for term in frame.left:
+        hit = _find(term.lower(), low, 0)
+        if hit:
+            start = max(start, hit[1])
+    end = len(sentence)
+    for term in frame.right:
+        hit = _find(term.lower(), low, start)
+        if hit and hit[0] > start:
+            end = min(end, hit[0])
+            break
+    span = sentence[start:end]
+    if end == len(sentence) or len(span) > MAX_SPAN:
+        span = re.split(r"[，。；！？,;]", span.lstrip("，,"))[0]
+    span = _TRAIL.sub("", _LEAD_VERBS.sub("", re.sub(r"^[（(][^）)]*[）)]", "", span.strip())))
+    return span[:MAX_SPAN] if span else ""
+
+
+def short_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: str = "") -> str:
+    """The direct answer inside ``sentence`` ("" when none can be told apart), quoted from
+    the original text (matching runs on the folded, same-length text)."""
+    folded = fold(sentence)
+    if frame.kind == "number":
+        span = number_answer(frame, folded, matcher, subject)
+    elif frame.kind == "year":
+        span = year_answer(frame, folded, matcher)
+    elif frame.kind == "list":
+        span = list_answer(frame, folded, matcher) or gap_answer(frame, folded, matcher)
+    elif frame.kind in ("person", "place"):
+        span = name_answer(frame, folded, matcher) or gap_answer(frame, folded, matcher)
+    else:
+        span = gap_answer(frame, folded, matcher)
+    at = folded.find(span) if span else -1
+    return sentence[at : at + len(span)] if at >= 0 else span

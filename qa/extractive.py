@@ -1,0 +1,166 @@
+"""The extractive answer: choose the sentence that answers, check it, say the short answer.
+
+Candidates are the best-scoring sentences of the retrieved passages (``qa.answering``). Each
+is grounded against the question (``qa.grounding``), its short answer is extracted
+(``qa.extract``), and the calibrated model (``qa.answerability``) scores it. The most probable
+candidate is the answer when its probability reaches the model's threshold and nothing the
+question names is missing from it; otherwise the reply is a refusal with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .answerability import Model, default_model, features
+from .answering import (
+    NUMBER_QUESTION,
+    AnswerParams,
+    Evidence,
+    score_sentences,
+    trim_sentence,
+    weighted_terms,
+)
+from .chunking import sentence_spans
+from .extract import named_in, short_answer
+from .grounding import Gap, Support, TermMatcher, ground, reason
+from .question import Frame, analyse
+from .records import Passage
+from .text import Tokenizer, fold
+
+CANDIDATES = 8  # sentences checked per question
+MAX_QUOTE_CHARS = 150
+
+
+@dataclass(frozen=True)
+class Candidate:
+    evidence: Evidence
+    sentence: str
+    support: Support
+    short: str
+    probability: float
+    subject: str
+    features: np.ndarray
+
+
+@dataclass(frozen=True)
+class Decision:
+    frame: Frame
+    evidence: list[Evidence]  # every sentence, best first (for citing order)
+    chosen: Candidate | None  # the answer, or None for a refusal
+    best: Candidate | None  # the most relevant candidate (explains a refusal)
+    quote: str
+    reason: str
+
+    @property
+    def found(self) -> bool:
+        return self.chosen is not None
+
+
+def window_of(passage: Passage, start: int, end: int) -> tuple[str, str]:
+    """(near, window): the sentence with the heading path and the document title, and the
+    same with the sentence before it."""
+    chunk = passage.chunk
+    before = [a for a, b in sentence_spans(chunk.text) if b <= start]
+    prev = chunk.text[before[-1] : start] if before else ""
+    near = "\n".join([chunk.title, chunk.section_path, chunk.text[start:end]])
+    return near, f"{prev}\n{near}"
+
+
+class ExtractiveAnswerer:
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        idf: Callable[[str], float],
+        document_frequency: Callable[[str], int],
+        subject_of: Callable[[Passage], str],
+        params: AnswerParams = AnswerParams(),
+        model: Model | None = None,
+    ):
+        self.tokenizer = tokenizer
+        self.idf = idf
+        self.df = document_frequency
+        self.subject_of = subject_of
+        self.params = params
+        self.model = model or default_model()
+        self.matcher = TermMatcher(tokenizer)
+
+    def known(self, term: str) -> bool:
+        """Does the corpus hold the term (or every part of it)?"""
+        term = term.lower()
+        if self.df(term) > 0:
+            return True
+        parts = self.matcher.parts(term)
+        return bool(parts) and all(self.df(p) > 0 for p in parts)
+
+    def weight(self, term: str) -> float:
+        return self.idf(term.lower())
+
+    def candidates(
+        self, query: str, passages: list[Passage]
+    ) -> tuple[Frame, list[Evidence], list[Candidate]]:
+        frame = analyse(query, self.tokenizer)
+        weights = weighted_terms(self.tokenizer.tokens(query), self.idf)
+        evidence = score_sentences(query, weights, passages, self.params)
+        picked: list[Evidence] = []
+        seen: set[str] = set()
+        for e in evidence:
+            text = passages[e.passage].chunk.text[e.start : e.end]
+            if text not in seen:
+                seen.add(text)
+                picked.append(e)
+            if len(picked) == CANDIDATES:
+                break
+        rows, built = [], []
+        for e in picked:
+            passage = passages[e.passage]
+            sentence = passage.chunk.text[e.start : e.end]
+            subject = self.subject_of(passage)
+            support = ground(
+                frame, sentence, *window_of(passage, e.start, e.end), subject,
+                self.matcher, self.weight, self.known,
+            )  # fmt: skip
+            short = short_answer(frame, sentence, self.matcher, subject)
+            if frame.kind == "number" and not short:
+                bound = named_in(frame, fold(sentence), subject) + list(frame.levels)
+                if frame.rank or bound:
+                    gap = Gap("value", bound[0] if bound else "".join(frame.attribute))
+                    support = replace(support, gaps=support.gaps + (gap,))
+            other = max((o.score for o in picked if o.passage != e.passage), default=0.0)
+            rows.append(
+                features(support, frame.kind, bool(short), passage.lexical, passage.dense,
+                         e.score, e.score - other)
+            )  # fmt: skip
+            built.append((e, sentence, support, short, subject))
+        probs = self.model.probability(np.array(rows)) if rows else np.zeros(0)
+        cands = [
+            Candidate(e, s, sup, short, float(p), subj, x)
+            for (e, s, sup, short, subj), p, x in zip(built, probs, rows)
+        ]
+        return frame, evidence, cands
+
+    def decide(self, query: str, passages: list[Passage]) -> Decision:
+        frame, evidence, cands = self.candidates(query, passages)
+        best = cands[0] if cands else None
+        usable = [c for c in cands if not c.support.hard]
+        chosen = max(usable, key=lambda c: c.probability, default=None)
+        if chosen is not None and chosen.probability < self.model.threshold:
+            chosen = None
+        if chosen is None:
+            why = reason(best.support.gaps, best.subject) if best else reason((), "")
+            return Decision(frame, evidence, None, best, "", why)
+        quote = self.quote(query, chosen)
+        return Decision(frame, evidence, chosen, best, quote, "")
+
+    def quote(self, query: str, c: Candidate) -> str:
+        """The supporting sentence, trimmed to ``MAX_QUOTE_CHARS`` around the short answer."""
+        if len(c.sentence) <= MAX_QUOTE_CHARS:
+            return c.sentence
+        weights = weighted_terms(self.tokenizer.tokens(query), self.idf)
+        keep = tuple(x for x in (c.short,) if x)
+        wants_number = bool(NUMBER_QUESTION.search(query))
+        limit = max(MAX_QUOTE_CHARS, len(c.short) + 20)
+        text = trim_sentence(c.sentence, weights, limit, wants_number, keep)
+        return text if all(k in text for k in keep) else c.sentence

@@ -1,0 +1,177 @@
+"""Is each part of the question supported by the evidence? (names, years, levels, terms)
+
+The evidence is one sentence of a passage; its *window* adds the sentence before it, the
+passage's heading path and the document title. A document's own subject (the place a report
+is about, learned from the document) counts as said everywhere in it, so "我市" in a report on
+慈溪 supports 慈溪 — and a question about another place is not answered by "我市" sentences.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from . import lexicon as lx
+from .question import Frame
+from .text import Tokenizer, fold
+
+# Why a question was refused, for the user; {term} / {subject} are filled in.
+REASONS = {
+    "name": "资料中没有提到“{term}”的相关内容。",
+    "name_subject": "资料中只有{subject}的数据，没有提到{term}。",
+    "year": "资料中没有{term}年的相关数据。",
+    "level": "资料中没有“{term}”的相关数据。",
+    "unknown": "资料中没有提到“{term}”。",
+    "value": "资料中没有给出“{term}”的具体数值。",
+    "weak": "资料中没有找到能回答这个问题的内容。",
+}
+HARD_GAPS = ("year", "level", "name", "unknown", "value")
+
+
+@dataclass(frozen=True)
+class Gap:
+    kind: str  # a key of REASONS
+    term: str
+
+
+def strip_place_suffix(name: str) -> str:
+    return lx.PLACE_SUFFIX.sub("", name) if len(name) > 2 else name
+
+
+class TermMatcher:
+    """Does a text contain a term? Whole, without its place suffix, or as all of its
+    sub-words (工业产值 ≈ 工业 + 产值, found in 工业总产值)."""
+
+    def __init__(self, tokenizer: Tokenizer):
+        self.tokenizer = tokenizer
+        self._parts: dict[str, tuple[str, ...]] = {}
+
+    def parts(self, term: str) -> tuple[str, ...]:
+        if term not in self._parts:
+            words = [w for w in self.tokenizer.words(term) if w != term and len(w) >= 2]
+            self._parts[term] = tuple(dict.fromkeys(words))
+        return self._parts[term]
+
+    def found(self, term: str, text: str) -> bool:
+        term = fold(term)
+        if term in text or strip_place_suffix(term) in text:
+            return True
+        parts = self.parts(term)
+        return bool(parts) and all(p in text for p in parts)
+
+
+def document_subject(title: str, texts: Iterable[str], tokenizer: Tokenizer) -> str:
+    """The place or organisation a document is about: the most frequent name of its title
+    and opening text (self-references such as 我市 count for the subject)."""
+    sample = title + "\n" + "\n".join(texts)[:20000]
+    counts: Counter[str] = Counter()
+    for word, flag in tokenizer.tagged(sample):
+        if (
+            len(word) >= 2
+            and flag in ("ns", "nrt", "nt")
+            or lx.PLACE_SUFFIX.search(word)
+            and flag == "ns"
+        ):
+            counts[strip_place_suffix(word)] += 3 if word in title else 1
+    return counts.most_common(1)[0][0] if counts else ""
+
+
+@dataclass(frozen=True)
+class Support:
+    gaps: tuple[Gap, ...]
+    sentence_cov: float  # weighted share of required words in the sentence
+    window_cov: float  # … in the window
+    attribute_cov: float  # share of the attribute's words in the sentence
+    attribute_whole: bool  # the attribute's words stand together in the sentence
+    scope_missing: int
+    has_value: bool  # the sentence holds a value of the asked kind (number, year, list)
+
+    @property
+    def hard(self) -> bool:
+        return any(g.kind in HARD_GAPS for g in self.gaps)
+
+
+def values_of(sentence: str, unit: str) -> list[re.Match]:
+    """Numbers (with magnitude and unit) in a sentence; with ``unit``, those ending in it."""
+    found = [
+        m
+        for m in lx.VALUE.finditer(sentence)
+        if re.search(r"\d|[一二两三四五六七八九十]", m.group())
+    ]
+    if unit:
+        found = [m for m in found if m.group().endswith(unit) or f"{unit}/" in m.group()]
+    return found
+
+
+def ground(
+    frame: Frame,
+    sentence: str,
+    near: str,
+    window: str,
+    subject: str,
+    matcher: TermMatcher,
+    weight: Callable[[str], float],
+    known: Callable[[str], bool],
+) -> Support:
+    """Check every part of ``frame`` against the evidence: names and levels against the
+    sentence with its heading path and title (``near``), years and unknown words against the
+    ``window`` that adds the sentence before."""
+    sentence, near, window = fold(sentence), fold(near), fold(window)
+    gaps: list[Gap] = []
+    for year in frame.years:
+        if year not in window:
+            gaps.append(Gap("year", year))
+    for level in frame.levels:
+        if fold(level) not in sentence:
+            gaps.append(Gap("level", level))
+    subject_l = fold(subject)
+    for name in frame.names:
+        base = strip_place_suffix(fold(name))
+        if subject_l and (base == subject_l or base in subject_l and len(base) >= 2):
+            continue
+        if not matcher.found(name, near):
+            gaps.append(Gap("name", name))
+    for term in frame.nouns:
+        if not known(term) and not matcher.found(term, window):
+            gaps.append(Gap("unknown", term))
+    scope_missing = sum(
+        1 for s in frame.scopes if not any(v in window for v in lx.SCOPE_SAME.get(s, (s,)))
+    )
+    required = frame.required
+    total = sum(weight(t) for t in required) or 1.0
+    sentence_cov = sum(weight(t) for t in required if matcher.found(t, sentence)) / total
+    window_cov = sum(weight(t) for t in required if matcher.found(t, window)) / total
+    attribute = frame.attribute
+    attribute_cov = (
+        sum(1 for t in attribute if matcher.found(t, sentence)) / len(attribute)
+        if attribute
+        else 1.0
+    )
+    whole = fold("".join(attribute))
+    attribute_whole = not attribute or whole in sentence
+    if frame.kind == "number":
+        has_value = bool(values_of(sentence, frame.unit))
+        if not has_value and frame.unit:
+            gaps.append(Gap("value", "".join(attribute) or frame.unit))
+    elif frame.kind == "year":
+        has_value = bool(lx.YEAR.search(sentence))
+    elif frame.kind == "list":
+        has_value = "、" in sentence or "和" in sentence
+    else:
+        has_value = True
+    return Support(
+        tuple(gaps), sentence_cov, window_cov, attribute_cov, attribute_whole, scope_missing,
+        has_value,
+    )  # fmt: skip
+
+
+def reason(gaps: Iterable[Gap], subject: str) -> str:
+    """The user-facing reason for the first hard gap, else the generic one."""
+    for gap in gaps:
+        if gap.kind == "name" and subject:
+            return REASONS["name_subject"].format(term=gap.term, subject=subject)
+        if gap.kind in REASONS:
+            return REASONS[gap.kind].format(term=gap.term)
+    return REASONS["weak"]

@@ -1,0 +1,54 @@
+"""Closed-class words of Chinese questions and reports, in one place.
+
+Only the language's own small word classes live here — question words, measure words,
+qualifier levels, self-references, relative years. Content vocabulary (places, organisations,
+domain terms) always comes from the corpus (``qa.vocabulary``), never from a list.
+"""
+
+from __future__ import annotations
+
+import re
+
+# What a question asks, by kind (checked in this order).
+ASKS_LIST = re.compile(r"哪些|哪几[个家项种类所座条位]?|有什么|包括什么|包含什么|有哪")
+ASKS_YEAR = re.compile(r"哪[一]?年|何年|什么时候|何时|哪个年份|什么年份|哪年")
+ASKS_NUMBER = re.compile(r"多少|第几|几[^乎]|几$|多[大高长重远久宽深]|比例|百分之几|排名")
+ASKS_PERSON = re.compile(r"谁|什么人|哪位")
+ASKS_PLACE = re.compile(r"哪里|哪儿|什么地方|何处|何地|哪个[省市县区镇乡村国]")
+ASKS_WHAT = re.compile(r"什么|啥|哪[个家种项条所座]?|何")
+QUESTION_WORD = re.compile(
+    r"多少|第几|几[个家项件年次岁天人所座条倍种名位批届辆台]?|谁|什么|啥|哪[些里个家年一种位儿所座项条]*|"
+    r"何[时地处年种]?|怎么样?|怎样|如何|为什么|为何|是否|是不是|有没有|多[大高长重远久宽深]"
+)
+# Measure words and units that follow a number (a number's "unit").
+MEASURE = (
+    "个百分点|百分点|个|家|项|件|人|名|位|所|座|条|倍|种|批|届|次|辆|台|套|户|亩|吨|年|月|天|岁|元|"
+    "公里|千米|米|平方公里|平方米|公顷|千克|公斤|克|小时|分钟|秒|美元|欧元|度|层|部|本|篇|张|只|头"
+)
+UNIT_QUESTION = re.compile(rf"(?:多少|几)({MEASURE})")
+# A number with its magnitude and unit: 4219.2亿元, 5.5万家, 30多项, 12.5万元/人, 5.9%.
+VALUE = re.compile(
+    rf"(?:\d+(?:[.,]\d+)*|[一二两三四五六七八九十百千]+)(?:多|余)?[万亿千百]*(?:余)?"
+    rf"(?:%|％|‰|(?:{MEASURE})(?:/(?:{MEASURE}))?)?"
+)
+RANK = re.compile(r"第[\d一二三四五六七八九十]+(?:位|名)?")
+RANK = re.compile(r"第[\d一二三四五六七八九十]+(?:位|名)?")
+YEAR = re.compile(r"(?<!\d)((?:1[89]|20)\d\d)(?:年|(?=[-—－至到]))")
+YEAR_IN_QUESTION = re.compile(r"(?<!\d)((?:1[89]|20)\d\d)(?!\d)")
+NUMBER_IN_QUESTION = re.compile(r"\d+(?:\.\d+)?")
+RELATIVE_YEARS = {"今年": 0, "去年": -1, "前年": -2, "明年": 1}
+# Qualifiers that change what is counted: the evidence must say them too.
+LEVEL = re.compile(r"(?:国家|省|市|县|区|镇|乡|村|国际|世界|部|5A|4A|3A)级")
+SCOPE = ("规上", "规模以上", "规下", "累计", "新增", "净增", "人均", "亩均", "年均", "首批", "唯一")
+SCOPE_SAME = {"规上": ("规上", "规模以上"), "规模以上": ("规上", "规模以上")}
+# A document's way of naming its own subject ("我市" in a report about a city).
+SELF_REFERENCE = re.compile(r"[我本全该][市县区镇乡村省州]")
+PLACE_SUFFIX = re.compile(r"(?<=..)(?:省|市|县|区|镇|乡|村|州)$")
+# jieba part-of-speech flags of names: places, people, organisations, other proper nouns.
+NAME_FLAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz", "eng"})
+PLACE_FLAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt"})
+NOUN_FLAGS = NAME_FLAGS | {"n", "nz", "vn", "an", "j"}
+# Words between the asked attribute and the question word ("…总产值 是 多少").
+LINK_WORDS = frozenset(
+    "是 有 为 的 了 达到 达 共 共有 总共 一共 约 大约 在 排 位居 居 叫 叫做 称为".split()
+)

@@ -1,0 +1,160 @@
+"""What a question is about and what it asks: names, qualifiers, years, the asked attribute.
+
+``analyse`` splits a question with jieba's part-of-speech tagger (plus the corpus's own terms,
+which the tokenizer carries) into the parts the evidence must support. Pure apart from the
+tokenizer; the word classes it relies on are in ``qa.lexicon``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import lexicon as lx
+from .text import Tokenizer
+
+
+@dataclass(frozen=True)
+class Frame:
+    question: str
+    kind: str  # list | year | number | person | place | what | other
+    unit: str  # measure word asked for ("家" in 多少家), or ""
+    years: tuple[str, ...]  # "2017"
+    relative_years: tuple[str, ...]  # 今年, 去年
+    numbers: tuple[str, ...]  # other numbers the question names ("10" in 10亿元以上)
+    levels: tuple[str, ...]  # 国家级, 省级
+    scopes: tuple[str, ...]  # 规上, 累计, 新增…
+    names: tuple[str, ...]  # proper names: places, organisations, people, products
+    attribute: tuple[str, ...]  # words of the asked attribute ("工业", "总产值")
+    about: tuple[str, ...]  # the other content words
+    left: tuple[str, ...]  # content words before the question word, in order
+    right: tuple[str, ...]  # content words after it
+    nouns: tuple[str, ...] = ()  # content words tagged as nouns or names (2+ characters)
+    places: tuple[str, ...] = ()  # names of places, organisations, people (not products)
+    rank: bool = False  # asks for a position (第几)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return self.names + self.attribute + self.about
+
+
+def question_kind(question: str) -> str:
+    for kind, pattern in (
+        ("list", lx.ASKS_LIST),
+        ("year", lx.ASKS_YEAR),
+        ("number", lx.ASKS_NUMBER),
+        ("person", lx.ASKS_PERSON),
+        ("place", lx.ASKS_PLACE),
+        ("what", lx.ASKS_WHAT),
+    ):
+        if pattern.search(question):
+            return kind
+    return "other"
+
+
+def _merge_places(tagged: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Join a name and a following one-character place suffix (上虞 + 区 → 上虞区)."""
+    out: list[tuple[str, str]] = []
+    for word, flag in tagged:
+        if out and word in "省市县区镇乡村州" and out[-1][1] in lx.NAME_FLAGS:
+            out[-1] = (out[-1][0] + word, "ns")
+        else:
+            out.append((word, flag))
+    return out
+
+
+def analyse(question: str, tokenizer: Tokenizer) -> Frame:
+    q = question.strip()
+    years = tuple(dict.fromkeys(lx.YEAR_IN_QUESTION.findall(q)))
+    relative = tuple(w for w in lx.RELATIVE_YEARS if w in q)
+    numbers = tuple(n for n in lx.NUMBER_IN_QUESTION.findall(q) if n not in years)
+    levels = tuple(dict.fromkeys(lx.LEVEL.findall(q)))
+    scopes = tuple(
+        s for s in lx.SCOPE if s in q and not any(s != o and s in o for o in lx.SCOPE if o in q)
+    )
+    unit_match = lx.UNIT_QUESTION.search(q)
+    unit = unit_match.group(1) if unit_match else ""
+    tagged = _merge_places(tokenizer.tagged(q))
+    qword_at = None
+    words: list[tuple[str, str, int]] = []  # (word, flag, position in tagged)
+    for i, (word, flag) in enumerate(tagged):
+        if qword_at is None and lx.QUESTION_WORD.fullmatch(word):
+            qword_at = i
+        words.append((word, flag, i))
+    skip = set(levels) | set(scopes) | set(relative)
+
+    def content(word: str, flag: str) -> bool:
+        w = word.lower()
+        return (
+            bool(re.search(r"[\w]", w))
+            and w not in tokenizer.stopwords
+            and w not in lx.LINK_WORDS
+            and not lx.QUESTION_WORD.fullmatch(w)
+            and not lx.SELF_REFERENCE.fullmatch(w)
+            and not re.fullmatch(r"[\d.%]+|年|月|日", w)
+            and w != unit
+            and not any(w in s for s in skip)
+            and flag not in ("m", "q", "x", "uj", "ul", "p", "c", "r", "d", "f")
+        )
+
+    cut = qword_at if qword_at is not None else len(tagged)
+    left = [(w, f) for w, f, i in words if i < cut and content(w, f)]
+    right = [(w, f) for w, f, i in words if i > cut and content(w, f)]
+    names = tuple(
+        dict.fromkeys(
+            w
+            for w, f in left + right
+            if f in lx.NAME_FLAGS or lx.PLACE_SUFFIX.search(w) and f.startswith("n")
+        )
+    )
+    attribute = _attribute(tagged, cut, content, set(names))
+    places = tuple(
+        w
+        for w, f in left + right
+        if w in names and (f in lx.PLACE_FLAGS or lx.PLACE_SUFFIX.search(w))
+    )
+    nouns = tuple(dict.fromkeys(w for w, f in left + right if len(w) >= 2 and f in lx.NOUN_FLAGS))
+    about = tuple(
+        dict.fromkeys(w for w, _ in left + right if w not in names and w not in attribute)
+    )
+    return Frame(
+        question=q,
+        kind=question_kind(q),
+        unit=unit,
+        years=years,
+        relative_years=relative,
+        numbers=numbers,
+        levels=levels,
+        scopes=scopes,
+        names=names,
+        attribute=attribute,
+        about=about,
+        left=tuple(w for w, _ in left),
+        right=tuple(w for w, _ in right),
+        nouns=nouns,
+        places=places,
+        rank="第几" in q,
+    )
+
+
+def _attribute(tagged, cut: int, content, names: set[str]) -> tuple[str, ...]:
+    """The noun phrase the question asks the value of: the nouns right after the question
+    word (什么项目, 多少家企业), else up to three content words right before it (over link
+    words such as 是/有/达到: 工业总产值是多少)."""
+    run: list[str] = []
+    i = cut + 1
+    while i < len(tagged) and tagged[i][1] in ("q", "m", "uj"):
+        i += 1  # 多少 家 企业
+    while i < len(tagged) and content(*tagged[i]) and tagged[i][1].startswith("n"):
+        if tagged[i][0] not in names:
+            run.append(tagged[i][0])
+        i += 1
+    if run:
+        return tuple(run)
+    i = cut - 1
+    while i >= 0 and (tagged[i][0] in lx.LINK_WORDS or tagged[i][1] in ("uj", "ul", "d")):
+        i -= 1
+    while i >= 0 and content(*tagged[i]) and tagged[i][0] not in names and len(run) < 3:
+        run.insert(0, tagged[i][0])
+        i -= 1
+    return tuple(run)
