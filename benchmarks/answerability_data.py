@@ -100,7 +100,9 @@ def rows_for(name: str, assistant: Assistant, items: list[Item], rng: random.Ran
         answerable = kind == "original"
         for rank, c in enumerate(cands):
             source = passages[c.evidence.passage].chunk.source
-            label = answerable and source == item.source and any(g in c.sentence for g in item.answers)
+            label = (
+                answerable and source == item.source and any(g in c.sentence for g in item.answers)
+            )
             rows.append(
                 {
                     "set": name,
@@ -134,7 +136,9 @@ def main() -> None:
             rows = rows_for(name, assistant, items, rng)
             for row in rows:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
-            print(f"{name}: {len(items)} questions, {len(rows)} rows, {time.perf_counter() - t0:.0f} s")
+            print(
+                f"{name}: {len(items)} questions, {len(rows)} rows, {time.perf_counter() - t0:.0f} s"
+            )
 
 
 if __name__ == "__main__":

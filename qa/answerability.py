@@ -1,11 +1,15 @@
-"""How likely is it that an evidence sentence answers the question? One calibrated score.
+"""How likely is it that the shown answer is supported? One calibrated score, two steps.
 
-A logistic model over a handful of features of (question, evidence): grounding (what is
-missing), lexical coverage, the retrieval's lexical and dense scores, and whether the
-sentence holds what is asked. Its weights are fitted by ``benchmarks/train_answerability.py``
-on generated pairs and stored as plain JSON in ``qa/data/answerability.json``; scoring is a
-dot product. ``THRESHOLD`` — the one place the answer/refuse line is drawn — is chosen there
-for the product's promise: a wrong answer costs ten times a refusal.
+1. ``rank``: a logistic model over features of (question, candidate sentence) — grounding
+   (what is missing), lexical coverage, the retrieval's lexical and dense scores, whether the
+   sentence holds what is asked — picks the best candidate sentence.
+2. ``confidence``: a second logistic model over the picked candidate's features plus its rank
+   score and its lead over the runner-up gives the probability that it answers the question.
+
+Both are fitted by ``benchmarks/train_answerability.py`` on generated pairs and stored as plain
+JSON in ``qa/data/answerability.json``; scoring is two dot products. The threshold stored with
+them — the one place the answer/refuse line is drawn — is chosen there for the product's
+promise: a wrong answer costs ten times a refusal (``WRONG_COST``).
 """
 
 from __future__ import annotations
@@ -44,15 +48,33 @@ FEATURES = (
 WRONG_COST = 10.0  # a confident wrong answer costs this many refusals
 
 
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def confidence_features(x: np.ndarray, rank_scores: np.ndarray, best: int) -> np.ndarray:
+    """The picked candidate's features, its rank score and its lead over the runner-up."""
+    others = np.delete(rank_scores, best)
+    lead = rank_scores[best] - (others.max() if others.size else 0.0)
+    return np.concatenate([x[best], [rank_scores[best], lead]])
+
+
 @dataclass(frozen=True)
 class Model:
-    weights: np.ndarray  # (len(FEATURES),)
-    bias: float
+    rank_weights: np.ndarray  # (len(FEATURES),)
+    rank_bias: float
+    confidence_weights: np.ndarray  # (len(FEATURES) + 2,)
+    confidence_bias: float
     threshold: float
 
-    def probability(self, x: np.ndarray) -> np.ndarray:
-        """P(supported) for rows of features ``x`` (n, len(FEATURES))."""
-        return 1.0 / (1.0 + np.exp(-(x @ self.weights + self.bias)))
+    def rank(self, x: np.ndarray) -> np.ndarray:
+        """Rank scores (0–1) of candidate rows ``x`` (n, len(FEATURES))."""
+        return sigmoid(x @ self.rank_weights + self.rank_bias)
+
+    def confidence(self, x: np.ndarray, rank_scores: np.ndarray, best: int) -> float:
+        """P(the candidate ``best`` answers the question), calibrated."""
+        z = confidence_features(x, rank_scores, best) @ self.confidence_weights
+        return float(sigmoid(z + self.confidence_bias))
 
 
 def features(
@@ -95,7 +117,11 @@ def from_json(data: dict) -> Model:
     if tuple(names) != FEATURES:
         raise ValueError("answerability model was fitted on other features; refit it")
     return Model(
-        np.array(data["weights"], dtype=np.float64), float(data["bias"]), float(data["threshold"])
+        np.array(data["rank"]["weights"], dtype=np.float64),
+        float(data["rank"]["bias"]),
+        np.array(data["confidence"]["weights"], dtype=np.float64),
+        float(data["confidence"]["bias"]),
+        float(data["threshold"]),
     )
 
 

@@ -140,11 +140,13 @@ class Assistant:
         if self.settings.rule == "coverage":
             return self._answer_by_coverage(question, query, passages)
         decision = self.answerer.decide(query, passages)
+        c = decision.chosen
         order = rerank(passages, decision.evidence)
+        if c is not None:  # the answer's passage is cited first
+            order = [c.evidence.passage] + [i for i in order if i != c.evidence.passage]
         position = {old: new for new, old in enumerate(order)}
         highlights: dict[int, list[tuple[int, int]]] = {}
         sentences: tuple[Sentence, ...] = ()
-        c = decision.chosen
         if c is not None:
             n = position[c.evidence.passage] + 1
             highlights[c.evidence.passage] = [(c.evidence.start, c.evidence.end)]
@@ -152,12 +154,10 @@ class Assistant:
             quote = f"{decision.quote}[{n}]"
             answer = quote if short == decision.quote else f"{short}\n{quote}"
             sentences = (Sentence(decision.quote, (n,), True),)
-            confidence = c.probability
         else:
             short = ""
             why = decision.reason
             answer = NOT_FOUND if why == NOT_FOUND else f"{NOT_FOUND}{why}"
-            confidence = decision.best.probability if decision.best else 0.0
         extra = {
             "evidence_score": c.evidence.score if c else 0.0,
             "coverage": c.evidence.coverage if c else 0.0,
@@ -169,7 +169,7 @@ class Assistant:
             self._citations(passages, order, highlights),
             query,
             short_answer=short,
-            confidence=confidence,
+            confidence=decision.confidence,
             reason="" if c is not None else decision.reason,
             sentences=sentences,
             extra=extra,

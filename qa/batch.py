@@ -77,22 +77,43 @@ def _check(row: Row) -> tuple[str | None, str | None]:
         return None, str(exc)
 
 
-def _ask(assistant: Assistant, questions: list[str]) -> dict[str, Answer | str]:
-    """Answers by question; should the batch fail, each question is asked alone and a failure
-    becomes its error message."""
-    if not questions:
+Key = tuple[str, tuple[str, ...]]  # (question, earlier questions of its conversation)
+CONVERSATION = "conversation"  # rows sharing this column's value form one conversation
+
+
+def histories(rows: Sequence[Row]) -> list[tuple[str, ...]]:
+    """For each row, the earlier questions of its conversation (rows with the same
+    ``conversation`` value, in file order); rows without one stand alone."""
+    seen: dict[str, list[str]] = {}
+    out = []
+    for row in rows:
+        conversation = str(row.fields.get(CONVERSATION) or "").strip()
+        if not conversation:
+            out.append(())
+            continue
+        earlier = seen.setdefault(conversation, [])
+        out.append(tuple(earlier))
+        if row.question and row.question.strip():
+            earlier.append(row.question.strip())
+    return out
+
+
+def _ask(assistant: Assistant, keys: list[Key]) -> dict[Key, Answer | str]:
+    """Answers by (question, history); should the batch fail, each question is asked alone
+    and a failure becomes its error message."""
+    if not keys:
         return {}
     try:
-        return dict(zip(questions, assistant.ask_many(questions)))
+        return dict(zip(keys, assistant.ask_many([q for q, _ in keys], [h for _, h in keys])))
     except Exception:
-        log.exception("a batch of %d questions failed; asking them one by one", len(questions))
-    results: dict[str, Answer | str] = {}
-    for q in questions:
+        log.exception("a batch of %d questions failed; asking them one by one", len(keys))
+    results: dict[Key, Answer | str] = {}
+    for key in keys:
         try:
-            results[q] = assistant.ask(q)
+            results[key] = assistant.ask(*key)
         except Exception as exc:
-            log.warning("question failed: %r: %s", q, exc)
-            results[q] = f"回答失败：{exc}"
+            log.warning("question failed: %r: %s", key[0], exc)
+            results[key] = f"回答失败：{exc}"
     return results
 
 
@@ -107,28 +128,36 @@ def answer_rows(
     rows: Sequence[Row],
     chunk_size: int = CHUNK,
     stats: BatchStats | None = None,
+    skip: int = 0,
 ) -> Iterator[list[dict]]:
-    """The records of ``rows`` in order, one list per chunk of rows.
+    """The records of ``rows[skip:]`` in order, one list per chunk of rows; each row is
+    asked with the earlier questions of its conversation (skipped rows included).
 
     Each distinct question is asked once; its answer is kept only until its last duplicate
     has been served. A row that cannot be asked becomes an error record.
     """
+    conversation = histories(rows)[skip:]
+    rows = rows[skip:]
     checked = [_check(row) for row in rows]
-    remaining = Counter(q for q, _ in checked if q)
-    cache: dict[str, Answer | str] = {}
+    keys: list[Key | None] = [(q, h) if q else None for (q, _), h in zip(checked, conversation)]
+    remaining = Counter(k for k in keys if k)
+    cache: dict[Key, Answer | str] = {}
     for start in range(0, len(rows), chunk_size):
-        part = list(zip(rows[start : start + chunk_size], checked[start : start + chunk_size]))
-        todo = list(dict.fromkeys(q for _, (q, _) in part if q and q not in cache))
+        part = list(
+            zip(rows[start : start + chunk_size], checked[start : start + chunk_size],
+                keys[start : start + chunk_size])
+        )  # fmt: skip
+        todo = list(dict.fromkeys(k for _, _, k in part if k and k not in cache))
         cache.update(_ask(assistant, todo))
         records = []
-        for row, (question, error) in part:
-            if question is None:
+        for row, (_, error), key in part:
+            if key is None:
                 records.append(_record(row, error or ""))
                 continue
-            records.append(_record(row, cache[question]))
-            remaining[question] -= 1
-            if not remaining[question]:
-                del cache[question]
+            records.append(_record(row, cache[key]))
+            remaining[key] -= 1
+            if not remaining[key]:
+                del cache[key]
         if stats:
             stats.asked += len(todo)
             errors = [(r["id"], r["error"]) for r in records if "error" in r]
@@ -287,7 +316,7 @@ def run_batch(
     )
     start = perf_counter()
     try:
-        for records in answer_rows(assistant, table.rows[stats.resumed :], chunk_size, stats):
+        for records in answer_rows(assistant, table.rows, chunk_size, stats, skip=stats.resumed):
             output.write(records)
             stats.written += len(records)
             bar.update(len(records))
@@ -311,14 +340,17 @@ def run_eval(
 
     records: list[dict] = []
     latencies: list[float | None] = []
-    for row in tqdm(rows, unit="q", desc="evaluating", disable=not progress):
+    for row, history in zip(
+        tqdm(rows, unit="q", desc="evaluating", disable=not progress), histories(rows)
+    ):
         question, error = _check(row)
         latency = None
         if question is None:
             result: Answer | str = error or ""
         else:
             start = perf_counter()
-            result = _ask(assistant, [question])[question]
+            key = (question, history)
+            result = _ask(assistant, [key])[key]
             latency = perf_counter() - start if isinstance(result, Answer) else None
         records.append(_record(row, result))
         latencies.append(latency)

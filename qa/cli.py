@@ -62,12 +62,36 @@ def format_answer(answer) -> str:
 def cmd_ask(args: argparse.Namespace) -> int:
     check_question(args.question)  # before the slow part
     assistant = _open(args)
-    answer = assistant.ask(args.question)
+    answer = assistant.ask(args.question, args.history or ())
     if args.json:
         print(json.dumps(answer.to_record(args.id), ensure_ascii=False))
     else:
         print(format_answer(answer))
     return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """An interactive conversation: each question is read with the ones before it."""
+    assistant = _open(args)
+    history: list[str] = []
+    print("输入问题，回车提问；空行或 Ctrl-D 结束。")
+    while True:
+        try:
+            question = input("问：").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not question:
+            return 0
+        try:
+            answer = assistant.ask(question, history)
+        except QuestionError as exc:
+            print(exc)
+            continue
+        if answer.query != question:
+            print(f"（结合上文理解为：{answer.query}）")
+        print(format_answer(answer), "\n", sep="")
+        history.append(question)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,7 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--id", default=None, help="id to put in the JSON record")
+    p.add_argument(
+        "--history",
+        action="append",
+        metavar="QUESTION",
+        help="an earlier question of the conversation (repeatable, oldest first)",
+    )
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="ask questions one after another (follow-ups understood)")
+    common(p)
+    p.set_defaults(func=cmd_chat)
 
     for register in EXTRA_COMMANDS:
         register(sub, common)

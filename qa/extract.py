@@ -60,7 +60,7 @@ def respectively(frame: Frame, sentence: str) -> str:
 def comparison(frame: Frame, sentence: str, subject: str = "") -> str:
     """名（值） or 名值: the value right after a name the question asks about (not the
     document's own subject, which the whole text is about)."""
-    for name in frame.names + frame.about:
+    for name in frame.places:
         if subject and strip_place_suffix(name) == subject:
             continue
         for candidate in dict.fromkeys((name, strip_place_suffix(name))):
@@ -95,19 +95,25 @@ def anchor(frame: Frame, sentence: str, matcher: TermMatcher) -> int:
 
 def named_in(frame: Frame, sentence: str, subject: str) -> list[str]:
     """Places and organisations of the question (other than the document's subject) that
-    the sentence holds."""
-    return [
+    the sentence holds side by side with other names — a comparison, where each value
+    belongs to one of them."""
+    asked = [
         n
         for n in frame.places
         if strip_place_suffix(n) != subject and _find(n, sentence) is not None and len(n) >= 2
     ]
+    if not asked:
+        return []
+    listed = re.findall(r"[\u3400-\u9fff]{2,4}(?=[（(][\d.]|、|分别)", sentence)
+    others = {strip_place_suffix(x) for x in listed} - {strip_place_suffix(a) for a in asked}
+    return asked if others else []
 
 
 def level_value(frame: Frame, sentence: str) -> str | None:
     """With a level qualifier (国家级) in the question, the value right after that level in
     the sentence (…其中国家级2家、省级55家 → 2家); None when the question has no level."""
-    if not frame.levels:
-        return None
+    if not frame.levels or len(set(lx.LEVEL.findall(sentence))) < 2:
+        return None  # only a sentence that counts several levels needs telling apart
     for level in frame.levels:
         for m in re.finditer(re.escape(level), sentence):
             rest = sentence[m.end() : m.end() + 12]
@@ -170,13 +176,18 @@ def list_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     items = [m for m in _ENUM.finditer(sentence)]
     if not items:
         return ""
-    at = anchor(frame, sentence, matcher)
-    best = min(items, key=lambda m: (0 if m.start() >= at else 1, abs(m.start() - at)))
-    text = _LEAD_VERBS.sub("", best.group().strip())
+    at = 0
+    for term in frame.left:
+        hit = _find(term, sentence)
+        if hit:
+            at = max(at, hit[1])
+    best = min(items, key=lambda m: (0 if m.end() > at else 1, abs(m.start() - at)))
+    text = sentence[max(best.start(), at) if at < best.end() else best.start() : best.end()]
+    text = _LEAD_VERBS.sub("", text.strip())
     head, sep, last = text.rpartition("、")
     kept = ""
     for word, flag in matcher.tokenizer.tagged(last):
-        if kept and flag[:1] in ("v", "p", "d", "u", "c"):
+        if kept and flag[:1] in ("v", "p", "d", "u", "m", "q"):
             break
         kept += word
     return _TRAIL.sub("", head + sep + kept)

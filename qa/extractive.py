@@ -40,7 +40,7 @@ class Candidate:
     sentence: str
     support: Support
     short: str
-    probability: float
+    probability: float  # rank score among the candidates
     subject: str
     features: np.ndarray
 
@@ -53,6 +53,7 @@ class Decision:
     best: Candidate | None  # the most relevant candidate (explains a refusal)
     quote: str
     reason: str
+    confidence: float  # calibrated P(the picked candidate answers the question)
 
     @property
     def found(self) -> bool:
@@ -134,7 +135,7 @@ class ExtractiveAnswerer:
                          e.score, e.score - other)
             )  # fmt: skip
             built.append((e, sentence, support, short, subject))
-        probs = self.model.probability(np.array(rows)) if rows else np.zeros(0)
+        probs = self.model.rank(np.array(rows)) if rows else np.zeros(0)
         cands = [
             Candidate(e, s, sup, short, float(p), subj, x)
             for (e, s, sup, short, subj), p, x in zip(built, probs, rows)
@@ -144,15 +145,19 @@ class ExtractiveAnswerer:
     def decide(self, query: str, passages: list[Passage]) -> Decision:
         frame, evidence, cands = self.candidates(query, passages)
         best = cands[0] if cands else None
-        usable = [c for c in cands if not c.support.hard]
-        chosen = max(usable, key=lambda c: c.probability, default=None)
-        if chosen is not None and chosen.probability < self.model.threshold:
-            chosen = None
+        usable = [i for i, c in enumerate(cands) if not c.support.hard]
+        confidence = 0.0
+        chosen = None
+        if usable:
+            scores = np.array([c.probability for c in cands])
+            pick = max(usable, key=lambda i: scores[i])
+            x = np.array([c.features for c in cands])
+            confidence = self.model.confidence(x, scores, pick)
+            chosen = cands[pick] if confidence >= self.model.threshold else None
         if chosen is None:
             why = reason(best.support.gaps, best.subject) if best else reason((), "")
-            return Decision(frame, evidence, None, best, "", why)
-        quote = self.quote(query, chosen)
-        return Decision(frame, evidence, chosen, best, quote, "")
+            return Decision(frame, evidence, None, best, "", why, confidence)
+        return Decision(frame, evidence, chosen, best, self.quote(query, chosen), "", confidence)
 
     def quote(self, query: str, c: Candidate) -> str:
         """The supporting sentence, trimmed to ``MAX_QUOTE_CHARS`` around the short answer."""

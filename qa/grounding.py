@@ -120,8 +120,9 @@ def ground(
     ``window`` that adds the sentence before."""
     sentence, near, window = fold(sentence), fold(near), fold(window)
     gaps: list[Gap] = []
-    for year in frame.years:
-        if year not in window:
+    stated = set(lx.YEAR.findall(sentence))
+    for year in frame.years:  # a sentence that names other years speaks of those
+        if year not in window or (stated and year not in sentence):
             gaps.append(Gap("year", year))
     for level in frame.levels:
         if fold(level) not in sentence:
@@ -139,10 +140,15 @@ def ground(
     scope_missing = sum(
         1 for s in frame.scopes if not any(v in window for v in lx.SCOPE_SAME.get(s, (s,)))
     )
-    required = frame.required
+    required = frame.required + frame.years
+
+    def present(term: str, text: str) -> bool:
+        base = strip_place_suffix(fold(term))
+        return bool(subject_l) and base == subject_l or matcher.found(term, text)
+
     total = sum(weight(t) for t in required) or 1.0
-    sentence_cov = sum(weight(t) for t in required if matcher.found(t, sentence)) / total
-    window_cov = sum(weight(t) for t in required if matcher.found(t, window)) / total
+    sentence_cov = sum(weight(t) for t in required if present(t, sentence)) / total
+    window_cov = sum(weight(t) for t in required if present(t, window)) / total
     attribute = frame.attribute
     attribute_cov = (
         sum(1 for t in attribute if matcher.found(t, sentence)) / len(attribute)
@@ -151,6 +157,8 @@ def ground(
     )
     whole = fold("".join(attribute))
     attribute_whole = not attribute or whole in sentence
+    if frame.kind == "number" and attribute and not matcher.found(attribute[-1], sentence):
+        gaps.append(Gap("value", "".join(attribute)))  # the number would be of something else
     if frame.kind == "number":
         has_value = bool(values_of(sentence, frame.unit))
         if not has_value and frame.unit:

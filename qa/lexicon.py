@@ -32,7 +32,6 @@ VALUE = re.compile(
     rf"(?:%|％|‰|(?:{MEASURE})(?:/(?:{MEASURE}))?)?"
 )
 RANK = re.compile(r"第[\d一二三四五六七八九十]+(?:位|名)?")
-RANK = re.compile(r"第[\d一二三四五六七八九十]+(?:位|名)?")
 YEAR = re.compile(r"(?<!\d)((?:1[89]|20)\d\d)(?:年|(?=[-—－至到]))")
 YEAR_IN_QUESTION = re.compile(r"(?<!\d)((?:1[89]|20)\d\d)(?!\d)")
 NUMBER_IN_QUESTION = re.compile(r"\d+(?:\.\d+)?")

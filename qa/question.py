@@ -74,7 +74,9 @@ def analyse(question: str, tokenizer: Tokenizer) -> Frame:
     )
     unit_match = lx.UNIT_QUESTION.search(q)
     unit = unit_match.group(1) if unit_match else ""
-    tagged = _merge_places(tokenizer.tagged(q))
+    # tag the measure word apart from what follows it (多少家|规上企业, not 多少|家规|上企业)
+    parts = [q[: unit_match.end()], q[unit_match.end() :]] if unit_match else [q]
+    tagged = _merge_places([t for part in parts if part for t in tokenizer.tagged(part)])
     qword_at = None
     words: list[tuple[str, str, int]] = []  # (word, flag, position in tagged)
     for i, (word, flag) in enumerate(tagged):

@@ -59,14 +59,14 @@ class Spy:
     def __init__(self, inner: Assistant, interrupt_on_call: int | None = None):
         self.inner, self.calls, self.interrupt_on_call = inner, [], interrupt_on_call
 
-    def ask_many(self, questions):
+    def ask_many(self, questions, histories=None):
         self.calls.append(list(questions))
         if len(self.calls) == self.interrupt_on_call:
             raise KeyboardInterrupt
-        return self.inner.ask_many(questions)
+        return self.inner.ask_many(questions, histories)
 
-    def ask(self, question):
-        return self.ask_many([question])[0]
+    def ask(self, question, history=()):
+        return self.ask_many([question], [history])[0]
 
     @property
     def asked(self):
@@ -268,12 +268,12 @@ def test_duplicates_are_asked_once(assistant, tmp_path):
 
 def test_a_failing_batch_falls_back_to_single_questions(assistant):
     class Broken(Spy):
-        def ask_many(self, questions):
+        def ask_many(self, questions, histories=None):
             if len(questions) > 1:
                 raise RuntimeError("boom")
             if questions == [Q_AREA]:
                 raise RuntimeError("area failed")
-            return self.inner.ask_many(questions)
+            return self.inner.ask_many(questions, histories)
 
     rows = [Row(1, Q_SALES), Row(2, Q_AREA)]
     [records] = list(answer_rows(Broken(assistant), rows))
@@ -374,3 +374,22 @@ def test_csv_cells_never_become_formulas():
     assert csv_cell("@SUM(A1)") == "'@SUM(A1)"
     assert csv_cell("-3.5") == "-3.5"
     assert csv_cell("慈溪") == "慈溪"
+
+
+def test_rows_of_one_conversation_are_asked_with_its_earlier_questions():
+    from qa.batch import histories
+
+    rows = [
+        Row(1, "甲的产值是多少？", {"conversation": "a"}),
+        Row(2, "乙呢？", {"conversation": "b"}),
+        Row(3, "那2003年呢？", {"conversation": "a"}),
+        Row(4, "独立的问题？"),
+        Row(5, "那2010年呢？", {"conversation": "a"}),
+    ]
+    assert histories(rows) == [
+        (),
+        (),
+        ("甲的产值是多少？",),
+        (),
+        ("甲的产值是多少？", "那2003年呢？"),
+    ]

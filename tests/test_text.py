@@ -8,14 +8,25 @@ import numpy as np
 import pytest
 
 from qa.lexical import BM25Index
-from qa.text import DEFAULT_USERDICT, STOPWORDS, Tokenizer
+from qa.text import STOPWORDS, Tokenizer, fold
+from qa.vocabulary import corpus_terms
 
 SENTENCE = "慈溪市前湾新区坚持八八战略的发展是什么？"
 
 
+CORPUS = [
+    "前湾新区是“八八战略”的实践地。前湾新区规划面积604平方公里。",
+    "坚持“八八战略”，建设前湾新区；前湾新区的发展离不开八八战略。",
+    "我们在前湾新区调研，前湾新区企业众多，每个前湾新区企业都在创新。",
+    "前湾新区和杭州湾新区不同，慈溪的前湾新区是新的。",
+]
+
+
 @pytest.fixture(scope="module")
 def tok():
-    return Tokenizer()
+    t = Tokenizer()
+    t.add_words(corpus_terms(CORPUS, t.cut, t.tag_of))
+    return t
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +34,17 @@ def plain_tok():
     return Tokenizer(userdict=None)
 
 
-def test_user_dictionary_exists():
-    assert DEFAULT_USERDICT.is_file()
-    words = {line.split()[0] for line in DEFAULT_USERDICT.read_text("utf-8").splitlines() if line}
-    assert {"慈溪", "前湾新区", "八八战略"} <= words
+def test_corpus_vocabulary_holds_quoted_and_frequent_terms():
+    terms = corpus_terms(CORPUS, Tokenizer(userdict=None).cut, lambda w: "x")
+    assert terms["八八战略"] == "nz"  # quoted in the corpus
+    assert terms["前湾新区"] == "n"  # frequent, with varied neighbours
+    assert not any(t[0] in "的了和在" or t[-1] in "的了和在" for t in terms)
+
+
+def test_fold_keeps_offsets():
+    text = "我縣工業總產值達到512.6億元，GDP"
+    folded = fold(text)
+    assert folded == "我县工业总产值达到512.6亿元，gdp" and len(folded) == len(text)
 
 
 @pytest.mark.parametrize("term", ["慈溪", "前湾新区", "八八战略"])

@@ -1,0 +1,170 @@
+"""Fit the answerability model on generated rows; report on the other split.
+
+    python benchmarks/answerability_data.py          # writes benchmarks/out/answerability_rows.jsonl
+    python benchmarks/train_answerability.py [ROWS ...] [--write]
+
+Fits two logistic regressions (scikit-learn) on the ``fit`` split (even articles): the
+candidate ranker on every candidate row, then the confidence model on the candidate each
+question would get; picks the threshold that minimises 10 × wrong answers + refusals of answerable questions on that split,
+and prints question-level figures and a calibration table for the ``report`` split (odd
+articles; none of its paragraphs were seen in fitting). ``--write`` stores the weights in
+``qa/data/answerability.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa.answerability import (  # noqa: E402
+    FEATURES,
+    WRONG_COST,
+    Model,
+    best_threshold,
+    confidence_features,
+)
+
+MODEL_FILE = ROOT / "qa" / "data" / "answerability.json"
+
+
+def load(paths: list[Path]) -> list[dict]:
+    return [json.loads(line) for p in paths for line in p.read_text("utf-8").splitlines() if line]
+
+
+def picks(rows: list[dict], model: Model) -> list[dict]:
+    """Per question: the candidate the engine would pick, its confidence features, whether it
+    is right, and the model's confidence (``p``)."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[(r["set"], r["kind"], r["question"])].append(r)
+    out = []
+    for (name, _, _), rs in groups.items():
+        x = np.array([r["x"] for r in rs])
+        scores = model.rank(x)
+        usable = [i for i, r in enumerate(rs) if not r["hard"]]
+        pick = {"set": name, "kind": rs[0]["kind"], "answerable": rs[0]["answerable"]}
+        if usable:
+            best = max(usable, key=lambda i: scores[i])
+            pick |= {
+                "z": confidence_features(x, scores, best),
+                "correct": bool(rs[best]["label"]),
+                "p": model.confidence(x, scores, best),
+            }
+        else:
+            pick |= {"z": None, "correct": False, "p": 0.0}
+        out.append(pick)
+    return out
+
+
+def report(qs: list[dict], threshold: float) -> dict:
+    answered = [q for q in qs if q["p"] >= threshold]
+    neg = [q for q in qs if not q["answerable"]]
+    pos = [q for q in qs if q["answerable"]]
+    return {
+        "questions": len(qs),
+        "answerable": len(pos),
+        "unanswerable refused": np.mean([q["p"] < threshold for q in neg]) if neg else None,
+        "false refusals": np.mean([q["p"] < threshold for q in pos]) if pos else None,
+        "answer accuracy (answerable)": np.mean([q["p"] >= threshold and q["correct"] for q in pos])
+        if pos
+        else None,
+        "wrong among answered": np.mean([not q["correct"] for q in answered]) if answered else None,
+        "cost (10×wrong + refusals)": float(
+            WRONG_COST * sum(not q["correct"] for q in answered)
+            + sum(q["p"] < threshold for q in pos)
+        ),
+    }
+
+
+def calibration(qs: list[dict], bins: int = 5) -> list[tuple[str, int, float, float]]:
+    edges = np.linspace(0, 1, bins + 1)
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = [q for q in qs if lo <= q["p"] < hi or (hi == 1 and q["p"] == 1)]
+        if sel:
+            rows.append(
+                (f"{lo:.1f}–{hi:.1f}", len(sel), float(np.mean([q["p"] for q in sel])),
+                 float(np.mean([q["correct"] for q in sel])))
+            )  # fmt: skip
+    return rows
+
+
+def fmt(key: str, value: object) -> str:
+    return f"{key} {value:.3f}" if isinstance(value, float) else f"{key} {value}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rows", nargs="*", type=Path)
+    parser.add_argument("--write", action="store_true", help="store the fitted model")
+    parser.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
+    args = parser.parse_args()
+    from sklearn.linear_model import LogisticRegression
+
+    rows = load(args.rows or [ROOT / "benchmarks" / "out" / "answerability_rows.jsonl"])
+    fit = [r for r in rows if r["split"] == "fit"]
+    held = [r for r in rows if r["split"] == "report"]
+    ranker = LogisticRegression(C=args.C, max_iter=2000)
+    ranker.fit(np.array([r["x"] for r in fit]), np.array([r["label"] for r in fit]))
+    zeros = np.zeros(len(FEATURES) + 2)
+    model = Model(ranker.coef_[0], float(ranker.intercept_[0]), zeros, 0.0, 0.5)
+    fit_picks = [q for q in picks(fit, model) if q["z"] is not None]
+    judge = LogisticRegression(C=args.C, max_iter=2000)
+    judge.fit(np.array([q["z"] for q in fit_picks]), np.array([q["correct"] for q in fit_picks]))
+    model = Model(
+        ranker.coef_[0],
+        float(ranker.intercept_[0]),
+        judge.coef_[0],
+        float(judge.intercept_[0]),
+        0.5,
+    )
+    fit_q = picks(fit, model)
+    threshold = best_threshold(
+        np.array([q["p"] for q in fit_q]),
+        np.array([q["correct"] for q in fit_q]),
+        np.array([q["answerable"] for q in fit_q]),
+    )
+    print(f"rows: fit {len(fit)}, report {len(held)}; threshold {threshold:.3f} (chosen on fit)")
+    print("rank weights:", {f: round(float(w), 2) for f, w in zip(FEATURES, model.rank_weights)})
+    for name, qs in (("fit (in-sample)", fit_q), ("report (held out)", picks(held, model))):
+        print(f"\n{name}")
+        for kind in sorted({q["set"] for q in qs}):
+            figures = report([q for q in qs if q["set"] == kind], threshold)
+            print(f"  {kind}: " + ", ".join(fmt(k, v) for k, v in figures.items()))
+        print("  calibration (p bin, n, mean p, share correct):")
+        for row in calibration(qs):
+            print(f"    {row[0]}  n={row[1]:4d}  p={row[2]:.2f}  correct={row[3]:.2f}")
+    if args.write:
+        MODEL_FILE.write_text(
+            json.dumps(
+                {
+                    "features": list(FEATURES),
+                    "rank": {
+                        "weights": [round(float(w), 6) for w in model.rank_weights],
+                        "bias": round(model.rank_bias, 6),
+                    },
+                    "confidence": {
+                        "weights": [round(float(w), 6) for w in model.confidence_weights],
+                        "bias": round(model.confidence_bias, 6),
+                    },
+                    "threshold": round(threshold, 6),
+                    "fitted_on": "benchmarks/train_answerability.py, split=fit",
+                },
+                indent=1,
+            )
+            + "\n",
+            "utf-8",
+        )
+        print(f"\nwrote {MODEL_FILE.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

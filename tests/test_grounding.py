@@ -1,0 +1,130 @@
+"""Grounding, short answers and refusal reasons, on a small hand-made report (FakeEncoder).
+
+The report is about 桐庐 (it says 我县/全县), compares itself with other counties, and has
+a level qualifier, a "respectively" sentence, a list, two years of one figure and a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from embeddings import FakeEncoder
+from qa import Assistant
+from qa.answerability import default_model
+from qa.extract import short_answer
+from qa.grounding import TermMatcher, document_subject, ground
+from qa.question import analyse
+
+REPORT = """# 桐庐县2019年经济发展报告
+
+## 一、工业经济
+
+2019年，我县工业总产值达到512.6亿元，同比增长8.1%。全县拥有国家级专精特新企业5家、省级专精特新企业18家。
+
+2019年我县亩均税收22.4万元，低于建德（31.5万元）、淳安（27.2万元）、富阳（25.8万元）。建德市、淳安县分别有规上企业420家、365家。
+
+## 二、社会事业
+
+全县建成乡镇卫生院、社区服务中心和文化礼堂三类公共设施。2015年全县工业总产值为300.2亿元。桐庐县的县长是李明远。
+"""
+
+pytestmark = pytest.mark.usefixtures("shared_tokenizer")
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory):
+    """The assistant with the calibrated threshold set to 0: these tests pin grounding and
+    extraction, which decide on their own; calibration is tested in test_answerability."""
+    corpus = tmp_path_factory.mktemp("corpus")
+    (corpus / "report.md").write_text(REPORT, "utf-8")
+    index = tmp_path_factory.mktemp("index") / "idx"
+    a = Assistant.open(index, corpus=corpus, model=FakeEncoder())
+    a.answerer.model = replace(default_model(), threshold=0.0)
+    return a
+
+
+@pytest.mark.parametrize(
+    "question, short",
+    [
+        ("2019年桐庐县工业总产值是多少？", "512.6亿元"),  # the subject, said as 我县
+        ("建德的亩均税收是多少？", "31.5万元"),  # a compared place: its own value
+        ("淳安县有多少家规上企业？", "365家"),  # 分别: resolved to the asked place
+        ("桐庐县有几家省级专精特新企业？", "18家"),  # the asked level's count, not 国家级
+        ("桐庐县的县长是谁？", "李明远"),
+    ],
+)
+def test_answers_lead_with_the_exact_value(assistant, question, short):
+    answer = assistant.ask(question)
+    assert answer.found, answer.reason
+    assert answer.short_answer == short
+    assert answer.answer.startswith(short) and "[1]" in answer.answer
+    assert answer.reason == "" and 0.0 <= answer.confidence <= 1.0
+
+
+def test_list_questions_get_every_item(assistant):
+    answer = assistant.ask("桐庐县建成了哪些公共设施？")
+    assert answer.short_answer == "乡镇卫生院、社区服务中心和文化礼堂"
+
+
+@pytest.mark.parametrize(
+    "question, reason_has",
+    [
+        ("2019年杭州市工业总产值是多少？", "杭州市"),  # another place: 我县 is not 杭州
+        ("淳安的工业总产值是多少？", "工业总产值"),  # 淳安 is named, but only for 亩均税收
+        ("桐庐县有几家市级专精特新企业？", "市级"),  # a level the text does not have
+        ("2021年桐庐县工业总产值是多少？", "2021"),  # a year it does not cover
+        ("桐庐县的常住人口是多少？", "常住人口"),  # an attribute it never states
+        ("火星上有多少人？", "火星"),
+    ],
+)
+def test_refusals_say_what_is_missing(assistant, question, reason_has):
+    answer = assistant.ask(question)
+    assert not answer.found and answer.short_answer == ""
+    assert reason_has in answer.reason and answer.answer.startswith("资料中没有")
+    assert answer.citations  # the closest passages are still shown, as possibly related
+
+
+def test_followup_history_through_the_api(assistant):
+    first = "2019年桐庐县工业总产值是多少？"
+    answer = assistant.ask("那2015年呢？", [first])
+    assert answer.query == "2015年桐庐县工业总产值是多少？"
+    assert answer.short_answer == "300.2亿元"
+    alone = assistant.ask("那2015年呢？")
+    assert alone.short_answer != "300.2亿元"
+    batch = assistant.ask_many(["那2015年呢？", "那2015年呢？"], [[first], []])
+    assert batch[0].short_answer == "300.2亿元" and batch[1].short_answer != "300.2亿元"
+
+
+def test_document_subject_is_learned_from_the_document(shared_tokenizer):
+    assert document_subject("桐庐县2019年经济发展报告", [REPORT], shared_tokenizer) == "桐庐"
+    other = (
+        REPORT.replace("桐庐", "建德").replace("建德（", "桐庐（").replace("建德市、", "桐庐县、")
+    )
+    assert document_subject("建德市年度报告", [other], shared_tokenizer) == "建德"
+
+
+def test_grounding_gaps_by_kind(shared_tokenizer):
+    matcher = TermMatcher(shared_tokenizer)
+    sentence = "2019年我县工业总产值达到512.6亿元。"
+
+    def gaps(question: str) -> set[str]:
+        frame = analyse(question, shared_tokenizer)
+        support = ground(
+            frame, sentence, sentence, sentence, "桐庐", matcher, lambda t: 1.0, lambda t: True
+        )
+        return {g.kind for g in support.gaps}
+
+    assert gaps("2019年桐庐县工业总产值是多少？") == set()
+    assert gaps("2018年桐庐县工业总产值是多少？") == {"year"}
+    assert gaps("2019年宁海县工业总产值是多少？") == {"name"}
+    assert gaps("2019年桐庐县省级工业总产值是多少？") == {"level"}
+    assert gaps("2019年桐庐县服务业增加值是多少？") == {"value"}
+
+
+def test_short_answer_is_quoted_from_the_original_script(shared_tokenizer):
+    """Traditional script is matched folded to simplified, but quoted as written."""
+    matcher = TermMatcher(shared_tokenizer)
+    frame = analyse("桐庐县工业总产值是多少？", shared_tokenizer)
+    assert short_answer(frame, "我縣工業總產值達到512.6億元。", matcher) == "512.6億元"
