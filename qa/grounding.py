@@ -175,9 +175,12 @@ def ground(
     )  # fmt: skip
 
 
+REASON_ORDER = ("name", "level", "year", "unknown", "value")  # the most telling first
+
+
 def reason(gaps: Iterable[Gap], subject: str) -> str:
-    """The user-facing reason for the first hard gap, else the generic one."""
-    for gap in gaps:
+    """The user-facing reason for the most telling hard gap, else the generic one."""
+    for gap in sorted(gaps, key=lambda g: REASON_ORDER.index(g.kind)):
         if gap.kind == "name" and subject:
             return REASONS["name_subject"].format(term=gap.term, subject=subject)
         if gap.kind in REASONS:
