@@ -305,16 +305,20 @@ class Assistant:
             try:
                 with store.lock():
                     self.reload_if_changed()
-                    kb = self.kb.copy()
-                    count, state, audit = change(kb, store.state(), store)
-                    if state is None:
-                        return count
-                    kb.manifest["corpus_fingerprint"] = files_fingerprint(self._files(state))
-                    staged = store.stage(state)
+                    kb, blobs = self.kb.copy(), store.blobs()
                     try:
-                        save(kb, self.index_dir)
+                        count, state, audit = change(kb, store.state(), store)
+                        if state is None:
+                            return count
+                        kb.manifest["corpus_fingerprint"] = files_fingerprint(self._files(state))
+                        staged = store.stage(state)
+                        try:
+                            save(kb, self.index_dir)
+                        except BaseException:
+                            store.discard(staged)
+                            raise
                     except BaseException:
-                        store.discard(staged)
+                        store.drop_blobs_except(blobs)
                         raise
                     store.commit(staged)
                     for action, name, who, sha in audit:

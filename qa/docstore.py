@@ -167,6 +167,15 @@ class DocStore:
             self._write_atomic(target, path.read_bytes())
         return entry
 
+    def blobs(self) -> set[str]:
+        folder = self.folder / BLOBS
+        return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
+    def drop_blobs_except(self, keep: set[str]) -> None:
+        """Delete blobs written since ``keep = blobs()`` was taken (after a failed change)."""
+        for name in self.blobs() - keep:
+            (self.folder / BLOBS / name).unlink(missing_ok=True)
+
     def stage(self, state: dict) -> Path:
         """Write ``state`` beside the current one; ``commit`` makes it current (one rename)."""
         self.folder.mkdir(parents=True, exist_ok=True)
