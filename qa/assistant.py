@@ -255,6 +255,17 @@ class Assistant:
         """Names of removed documents an editor can restore."""
         return sorted(self.store.state()["removed"]) if self.store else []
 
+    def document_file(self, digest: str) -> Path | None:
+        """The original file of the document whose content hash (as in the manifest) is
+        ``digest``: from the corpus folder or the document store, never any other path."""
+        names = [n for n, h in self.kb.manifest.get("documents", {}).items() if h == digest]
+        if not names or self.store is None:
+            return None
+        path = self._files(self.store.state()).get(names[0])
+        if path is None or not path.is_file() or file_hashes([path])[path.name] != digest:
+            return None
+        return path
+
     def reload_if_changed(self) -> bool:
         """Pick up a change another process (``python -m qa kb``) saved: load the index
         from disk and swap it in. Cheap (one ``stat``) when nothing changed."""
