@@ -18,6 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, quote
 
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
 from .auth import COOKIE, LINK, LOGIN, SESSION_SECONDS, Access
 
 log = logging.getLogger(__name__)
@@ -47,16 +51,12 @@ def file_link(digest: str, page: int | None = None) -> str:
     return f"/kb/file/{digest}" + (f"#page={page}" if page else "")
 
 
-def _page(message: str, status: int = 200, name: str = ""):
-    from fastapi.responses import HTMLResponse
-
+def _page(message: str, status: int = 200, name: str = "") -> HTMLResponse:
     body = LOGIN_PAGE.format(message=message, root="", name=html.escape(name))
     return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 
-def _signed_in(request, session: str):
-    from fastapi.responses import RedirectResponse
-
+def _signed_in(request: Request, session: str) -> RedirectResponse:
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
         COOKIE,
@@ -70,13 +70,9 @@ def _signed_in(request, session: str):
     return response
 
 
-def kb_router(access: Access, find_file: Callable[[str], Path | None]):
+def kb_router(access: Access, find_file: Callable[[str], Path | None]) -> APIRouter:
     """The routes above; ``find_file(digest)`` is the original file of a document of the
     knowledge base with that content hash, or None (nothing else is ever served)."""
-    from fastapi import APIRouter, Request
-    from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
-    from starlette.concurrency import run_in_threadpool
-
     router = APIRouter()
 
     @router.get("/kb/login")
@@ -134,11 +130,12 @@ def kb_router(access: Access, find_file: Callable[[str], Path | None]):
     return router
 
 
-def build_server(demo, access: Access, find_file: Callable[[str], Path | None], **gradio):
+def build_server(
+    demo, access: Access, find_file: Callable[[str], Path | None], **gradio
+) -> FastAPI:
     """A FastAPI app with the routes above and the Gradio page mounted at ``/``;
     ``gradio`` are ``gr.mount_gradio_app``'s keyword arguments (theme, css, max_file_size…)."""
     import gradio as gr
-    from fastapi import FastAPI
 
     server = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     server.include_router(kb_router(access, find_file))
