@@ -8,6 +8,9 @@ Environment:
                    sentence-transformers model id or path (needs internet for a hub id)
     QA_CORPUS_DIR  documents folder (default: the bundled data/corpus)
     QA_INDEX_DIR   index folder (default: index/)
+    QA_ADMIN_PASSWORD / QA_USERS_FILE   editor logins (qa/auth.py); without them a one-time
+                   editor link is printed (loopback only), else the knowledge base is read-only
+    GRADIO_SERVER_NAME  address to bind (default 127.0.0.1; 0.0.0.0 on a Space)
 
 API: ``gradio_client.Client(url).predict("问题", api_name="/ask")`` returns the answer and
 its numbered sources as Markdown.
