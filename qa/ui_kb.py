@@ -78,6 +78,11 @@ class KnowledgeBaseTab:
 
     # --- what the page shows ---------------------------------------------------------
 
+    def denied(self) -> str:
+        if self.access.can_edit:
+            return NOT_ALLOWED
+        return f"共享知识库为只读（{escape(self.access.reason)}），无法修改。"
+
     def access_text(self, editor: str | None) -> str:
         if editor:
             return f"已登录为编辑者 **{escape(editor)}** · [退出登录](/kb/logout)"
@@ -122,7 +127,7 @@ class KnowledgeBaseTab:
         *view)."""
         editor = self.access.editor(request)
         if not editor:
-            return (NOT_ALLOWED, None, *self.view(request))
+            return (self.denied(), None, *self.view(request))
         paths = _files(files)
         if not paths:
             return ("请先选择要上传的文件。", None, *self.view(request))
@@ -157,7 +162,7 @@ class KnowledgeBaseTab:
         """Remove one document from the shared knowledge base (editors only)."""
         editor = self.access.editor(request)
         if not editor:
-            return (NOT_ALLOWED, *self.view(request))
+            return (self.denied(), *self.view(request))
         if not source:
             return ("请先选择要删除的文档。", *self.view(request))
         try:
@@ -175,7 +180,7 @@ class KnowledgeBaseTab:
         """Bring a removed document back (editors only)."""
         editor = self.access.editor(request)
         if not editor:
-            return (NOT_ALLOWED, *self.view(request))
+            return (self.denied(), *self.view(request))
         if not source:
             return ("请先选择要恢复的文档。", *self.view(request))
         try:

@@ -218,6 +218,30 @@ def test_terminal_link_makes_an_editor_until_logout(link_app):
     assert done["output"]["data"][0] == NOT_ALLOWED
 
 
+SEAWALL = "# 海塘\n\n慈溪十塘全长约五十八公里，建于明代。\n"
+SEAWALL_Q = "慈溪十塘全长多少公里？"
+
+
+def test_session_upload_is_private_to_its_session(link_app):
+    url, _, tmp = link_app
+    fns = events(url)
+    done = call(url, fns["session_upload"], [uploaded(url, "seawall.md", SEAWALL)], "visitor-a")
+    assert "仅本会话可用" in done["output"]["data"][0]
+
+    def chat(session: str) -> str:
+        done = call(url, fns["respond"], [SEAWALL_Q, [], 3], session)
+        return json.dumps(done["output"]["data"][0], ensure_ascii=False)
+
+    assert "五十八公里" in chat("visitor-a")
+    assert "五十八公里" not in chat("visitor-b")
+    from gradio_client import Client
+
+    assert "五十八公里" not in Client(url + "/", verbose=False).predict(SEAWALL_Q, api_name="/ask")
+    assert "seawall.md" not in indexed(tmp)
+    view = call(url, fns["view"], [], "visitor-b")["output"]["data"]
+    assert "seawall.md" not in json.dumps(view, ensure_ascii=False)
+
+
 def test_original_files_are_served_from_the_store_only(link_app):
     url, _, tmp = link_app
     digest = json.loads((tmp / "index" / "manifest.json").read_text())["documents"]["report.md"]
