@@ -153,12 +153,17 @@ class Access:
         ``GRADIO_SERVER_NAME``, else 0.0.0.0 on a Space, else 127.0.0.1."""
         users: dict[str, str] = {}
         if env.get("QA_USERS_FILE"):
-            users.update(read_users(env["QA_USERS_FILE"]))
+            try:
+                users.update(read_users(env["QA_USERS_FILE"]))
+            except (OSError, UnicodeDecodeError) as exc:  # fail closed: nobody edits
+                log.error("cannot read QA_USERS_FILE %s: %s", env["QA_USERS_FILE"], exc)
+                return cls(READ_ONLY, reason=f"用户文件 {env['QA_USERS_FILE']} 无法读取")
         if env.get("QA_ADMIN_PASSWORD"):
             users[ADMIN] = hash_password(env["QA_ADMIN_PASSWORD"])
         if users:
             return cls(LOGIN, users=users)
         space = bool(env.get("SPACE_ID"))
+        share = share or env.get("GRADIO_SHARE", "").lower() in ("1", "true", "yes")
         host = host or env.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if space else "127.0.0.1")
         if space:
             return cls(

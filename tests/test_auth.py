@@ -84,6 +84,8 @@ def test_admin_password():
         ({}, "192.168.1.20", False),
         ({}, "::", False),
         ({}, "127.0.0.1", True),
+        ({"GRADIO_SHARE": "True"}, "127.0.0.1", False),
+        ({"QA_USERS_FILE": "/nonexistent/users"}, "127.0.0.1", False),  # fails closed
     ],
 )
 def test_read_only_without_a_login_off_this_computer(env, host, share):

@@ -229,3 +229,14 @@ def test_session_uploads_are_size_limited(assistant, access, tmp_path):
     assert "合计不能超过" in status
     status, *_ = tab.session_upload([upload_file(tmp_path, "c.md", NEW_DOC)], request("bob"))
     assert "访客过多" in status
+
+
+def test_read_only_mode_refuses_every_change(assistant, tmp_path):
+    access = Access.from_env({}, host="0.0.0.0")
+    tab = KnowledgeBaseTab(lambda: assistant, access, Overlays())
+    anyone = request(cookie="guess")
+    status, *_ = tab.upload([upload_file(tmp_path, "x.md", NEW_DOC)], True, anyone)
+    assert "只读" in status and "0.0.0.0" in status
+    assert "只读" in tab.remove("report.md", anyone)[0]
+    assert "只读" in tab.view(anyone)[0] and tab.view(anyone)[EDITOR]["visible"] is False
+    assert sources(assistant) == ["evil.md", "farm.txt", "report.md"]
