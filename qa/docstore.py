@@ -210,11 +210,20 @@ class DocStore:
             log.error("could not write the audit log: %s (%s)", exc, row)
 
     @contextmanager
-    def lock(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-        """Exclusive lock on the knowledge base, shared by every process (app, CLI)."""
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_path, "a") as f:
-            deadline = time.monotonic() + timeout
+    def lock(self, timeout: float | None = None, required: bool = True) -> Iterator[None]:
+        """Exclusive lock on the knowledge base, shared by every process (app, CLI); not
+        reentrant. ``required=False``: go on unlocked where no lock file can be made (a
+        read-only folder: then nothing can be saved either)."""
+        try:
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.lock_path, "a")
+        except OSError:
+            if required:
+                raise
+            yield
+            return
+        with handle as f:
+            deadline = time.monotonic() + (LOCK_TIMEOUT if timeout is None else timeout)
             while True:
                 try:
                     fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -130,6 +130,11 @@ def build_index(
     corpus, index_dir = Path(corpus), Path(index_dir)
     if not corpus.is_dir():
         raise FileNotFoundError(f"corpus folder not found: {corpus}")
+    with DocStore(index_dir).lock(required=False):  # not while the app or `qa kb` changes it
+        return _build_index(corpus, index_dir, encoder, params, progress, on_skip)
+
+
+def _build_index(corpus, index_dir, encoder, params, progress, on_skip) -> KnowledgeBase:
     previous = None
     if compatible(read_manifest(index_dir), encoder, params):
         try:

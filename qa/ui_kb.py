@@ -276,6 +276,7 @@ def build_kb_tab(tab: KnowledgeBaseTab, demo: gr.Blocks, kb_info: gr.Markdown) -
     add.click(tab.upload, [files, replace], [status, files, *view], **changes)
     delete.click(tab.remove, remove_choice, [status, *view], **changes)
     restore.click(tab.restore, restore_choice, [status, *view], **changes)
-    mine_add.click(tab.session_upload, mine, [mine_status, mine, *view], **private)
+    embeds = dict(concurrency_limit=1, concurrency_id="session_uploads", **private)
+    mine_add.click(tab.session_upload, mine, [mine_status, mine, *view], **embeds)
     demo.load(tab.view, None, view, **private)
     demo.unload(tab.end_session)

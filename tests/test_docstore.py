@@ -254,3 +254,34 @@ def test_read_only_folder_changes_nothing(kb_dir, tmp_path, tokenizer, action):
                 assistant.remove_document("farm.txt")
         assert "只读" in str(caught.value) or "权限" in str(caught.value)
         assert_unchanged(assistant, index, docs, before)
+
+
+def test_a_change_waits_for_another_process_then_gives_up_clearly(
+    kb_dir, tmp_path, tokenizer, monkeypatch
+):
+    import multiprocessing
+
+    import qa.docstore
+
+    corpus, index = kb_dir
+    assistant = opened(corpus, index, tokenizer)
+    before = disk_snapshot(index)
+    ready, done = multiprocessing.Event(), multiprocessing.Event()
+    holder = multiprocessing.Process(target=hold_lock, args=(index, ready, done))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        monkeypatch.setattr(qa.docstore, "LOCK_TIMEOUT", 0.3)
+        with pytest.raises(StorageError, match="另一个进程"):
+            assistant.add_files([upload(tmp_path, "bridge.md", BRIDGE)])
+    finally:
+        done.set()
+        holder.join(30)
+    assert disk_snapshot(index) == before
+    assert assistant.add_files([upload(tmp_path, "bridge.md", BRIDGE)]) > 0  # free again
+
+
+def hold_lock(index, ready, done):
+    with DocStore(index).lock():
+        ready.set()
+        done.wait(30)
