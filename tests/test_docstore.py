@@ -285,3 +285,44 @@ def hold_lock(index, ready, done):
     with DocStore(index).lock():
         ready.set()
         done.wait(30)
+
+
+class BlockingEncoder(FakeEncoder):
+    """Embeds passages only once ``release`` is set: a slow upload, held mid-embedding."""
+
+    def __init__(self):
+        super().__init__()
+        import threading
+
+        self.embedding, self.release = threading.Event(), threading.Event()
+
+    def encode_passages(self, texts, progress=False):
+        self.embedding.set()
+        assert self.release.wait(30)
+        return super().encode_passages(texts, progress)
+
+
+def test_questions_are_answered_while_a_document_is_embedded(kb_dir, tmp_path, tokenizer):
+    import threading
+
+    corpus, index = kb_dir
+    opened(corpus, index, tokenizer)  # built with the plain fake encoder
+    encoder = BlockingEncoder()
+    assistant = Assistant(load(index), encoder, tokenizer, index_dir=index)
+    adding = threading.Thread(
+        target=assistant.add_files, args=([upload(tmp_path, "bridge.md", BRIDGE)],)
+    )
+    adding.start()
+    try:
+        assert encoder.embedding.wait(30)  # the upload is mid-embedding…
+        answers = []
+        asking = threading.Thread(
+            target=lambda: answers.append(assistant.ask("慈溪有几家国家级单项冠军企业？"))
+        )
+        asking.start()
+        asking.join(10)  # …and a question is answered meanwhile, not after it
+        assert answers and answers[0].found and "bridge.md" not in sources(assistant)
+    finally:
+        encoder.release.set()
+        adding.join(30)
+    assert "bridge.md" in sources(assistant)
