@@ -134,7 +134,14 @@ def build_index(
         return _build_index(corpus, index_dir, encoder, params, progress, on_skip)
 
 
-def _build_index(corpus, index_dir, encoder, params, progress, on_skip) -> KnowledgeBase:
+def _build_index(
+    corpus: Path,
+    index_dir: Path,
+    encoder: Encoder,
+    params: ChunkParams,
+    progress: bool,
+    on_skip,
+) -> KnowledgeBase:
     previous = None
     if compatible(read_manifest(index_dir), encoder, params):
         try:
@@ -147,9 +154,9 @@ def _build_index(corpus, index_dir, encoder, params, progress, on_skip) -> Knowl
             docs.append(read_document(path, name))
             hashes[name] = file_hashes([path])[path.name]
         except (ValueError, OSError) as exc:
-            log.warning("skipped %s: %s", path.name, exc)
+            log.warning("skipped %s: %s", name, exc)
             if on_skip:
-                on_skip(path, str(exc))
+                on_skip(path.with_name(name), str(exc))  # an upload's blob: its own name
     kb = KnowledgeBase(dim=encoder.dim, manifest=new_manifest(encoder, params, corpus))
     add_documents(kb, docs, encoder, params, hashes, previous, progress)
     kb.manifest["corpus_fingerprint"] = files_fingerprint(files)
