@@ -117,15 +117,11 @@ def kb_router(access: Access, find_file: Callable[[str], Path | None]) -> APIRou
         path = find_file(digest) if digest.isalnum() else None
         if path is None:
             return PlainTextResponse("没有这个文件。", 404)
-        return FileResponse(
-            path,
-            media_type=MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream"),
-            headers={
-                "Content-Disposition": "inline",
-                "X-Content-Type-Options": "nosniff",
-                "Content-Security-Policy": "sandbox",
-            },
-        )
+        headers = {"Content-Disposition": "inline", "X-Content-Type-Options": "nosniff"}
+        if path.suffix.lower() != ".pdf":  # browsers refuse to show a sandboxed PDF
+            headers["Content-Security-Policy"] = "sandbox"
+        media_type = MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
+        return FileResponse(path, media_type=media_type, headers=headers)
 
     return router
 
