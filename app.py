@@ -8,6 +8,9 @@ Environment:
                    sentence-transformers model id or path (needs internet for a hub id)
     QA_CORPUS_DIR  documents folder (default: the bundled data/corpus)
     QA_INDEX_DIR   index folder (default: index/)
+    QA_ADMIN_PASSWORD / QA_USERS_FILE   editor logins (qa/auth.py); without them a one-time
+                   editor link is printed (loopback only), else the knowledge base is read-only
+    GRADIO_SERVER_NAME  address to bind (default 127.0.0.1; 0.0.0.0 on a Space)
 
 API: ``gradio_client.Client(url).predict("问题", api_name="/ask")`` returns the answer and
 its numbered sources as Markdown.
@@ -33,19 +36,14 @@ from qa import (
     Assistant,
     QuestionError,
     Settings,
-    UnreadableDocument,
     check_question,
 )
 from qa.assistant import MAX_QUESTION_CHARS
-from qa.readers import supported_suffixes
-from qa.render import (
-    answer_text,
-    describe_knowledge_base,
-    escape,
-    render_answer,
-    render_documents,
-    render_note,
-)
+from qa.auth import Access
+from qa.kb_web import announce, build_server
+from qa.overlay import Overlays
+from qa.render import answer_text, escape, render_answer, render_note
+from qa.ui_kb import MAX_UPLOAD_BYTES, KnowledgeBaseTab, build_kb_tab
 
 log = logging.getLogger("app")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # read when the page is built
@@ -54,9 +52,6 @@ MODEL = os.environ.get("QA_MODEL") or DEFAULT_MODEL
 CORPUS_DIR = Path(os.environ.get("QA_CORPUS_DIR") or DEFAULT_CORPUS)
 INDEX_DIR = Path(os.environ.get("QA_INDEX_DIR") or DEFAULT_INDEX)
 
-MAX_UPLOAD_MB = 5
-MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
-MAX_UPLOAD_FILES = 10
 QUEUE_SIZE = 32  # waiting requests beyond this are turned away
 CONCURRENCY = 2  # requests answered at once (2 cores; the engine is thread-safe)
 STREAM_STEPS = 10  # the answer appears in this many steps…
@@ -98,7 +93,13 @@ def get_assistant() -> Assistant:
         if _assistant is None:
             log.info("opening index %s (corpus %s, model %s)", INDEX_DIR, CORPUS_DIR, MODEL)
             _assistant = Assistant.open(INDEX_DIR, corpus=CORPUS_DIR, model=MODEL, progress=True)
-        return _assistant
+        assistant = _assistant
+    assistant.reload_if_changed()  # a change made with `python -m qa kb` meanwhile
+    return assistant
+
+
+ACCESS = Access.from_env(os.environ)  # who may change the knowledge base (qa/auth.py)
+KB_TAB = KnowledgeBaseTab(get_assistant, ACCESS, Overlays())
 
 
 # --- chat ---------------------------------------------------------------------------
@@ -121,7 +122,10 @@ def previous_questions(history: list[dict]) -> list[str]:
 
 
 def respond(
-    message: str, history: list[dict] | None, max_sources: float = DEFAULT_SOURCES
+    message: str,
+    history: list[dict] | None,
+    max_sources: float = DEFAULT_SOURCES,
+    request: gr.Request = None,
 ) -> Iterator[tuple[list[dict], str]]:
     """Chat handler: yields (chat history, text box value) as the answer streams in.
 
@@ -143,7 +147,7 @@ def respond(
     earlier = previous_questions(history)
     history += [{"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
     yield history, ""
-    answer = get_assistant().ask(question, earlier)
+    answer = KB_TAB.assistant_for(request).ask(question, earlier)  # + the session's own files
     note = f"结合上文理解为：{answer.query}" if answer.query != question else ""
     prefix = f"{render_note(note)}\n\n" if note else ""
     step = max(1, math.ceil(len(answer.answer) / STREAM_STEPS))
@@ -167,77 +171,6 @@ def ask(question: str) -> str:
     return render_answer(get_assistant().ask(question))
 
 
-# --- knowledge base -----------------------------------------------------------------
-
-
-def knowledge_base() -> tuple[str, str, dict]:
-    """(documents table, short description, removal choices) for the page."""
-    docs = get_assistant().documents()
-    sources = [d["source"] for d in docs]
-    return (
-        render_documents(docs),
-        describe_knowledge_base(docs),
-        gr.update(choices=sources, value=None),
-    )
-
-
-def check_upload(path: Path) -> str | None:
-    """Why an uploaded file cannot be added (a message for the user), or None."""
-    suffixes = supported_suffixes()
-    if path.suffix.lower() not in suffixes:
-        return f"不支持的文件类型（只接受 {' / '.join(suffixes)}）"
-    size = path.stat().st_size
-    if size > MAX_UPLOAD_BYTES:
-        return f"文件太大（{size / 1024 / 1024:.1f} MB，上限 {MAX_UPLOAD_MB} MB）"
-    if size == 0:
-        return "文件是空的"
-    return None
-
-
-def upload(files: list[str] | str | None) -> tuple[str, str, str, dict, None]:
-    """Add uploaded files to the index, one by one; a bad file is reported and skipped.
-    Returns (status, documents table, description, removal choices, cleared upload box)."""
-    if isinstance(files, str):
-        files = [files]
-    files = list(files or [])
-    if not files:
-        return ("请先选择要上传的文件。", *knowledge_base(), None)
-    lines = []
-    if len(files) > MAX_UPLOAD_FILES:
-        lines.append(f"一次最多上传 {MAX_UPLOAD_FILES} 个文件，其余未处理。")
-        files = files[:MAX_UPLOAD_FILES]
-    assistant = get_assistant()
-    known = {d["source"] for d in assistant.documents()}
-    for file in files:
-        path = Path(file)
-        name = path.name
-        problem = check_upload(path)
-        if problem is None:
-            try:
-                added = assistant.add_files([path], [name])
-            except (UnreadableDocument, OSError, ValueError) as exc:
-                problem = f"无法读取：{exc}"
-        if problem:
-            lines.append(f"❌ {escape(name)}：{escape(problem)}")
-        else:
-            verb = "已替换" if name in known else "已添加"
-            lines.append(f"✅ {escape(name)}：{verb}，{added} 个段落")
-    return ("\n\n".join(lines), *knowledge_base(), None)
-
-
-def remove(source: str | None) -> tuple[str, str, str, dict]:
-    """Remove one document (its passages and vectors) from the index."""
-    if not source:
-        return ("请先选择要删除的文档。", *knowledge_base())
-    removed = get_assistant().remove_document(source)
-    status = (
-        f"🗑️ 已删除 {escape(source)}（{removed} 个段落）"
-        if removed
-        else f"知识库中没有文档 {escape(source)}。"
-    )
-    return (status, *knowledge_base())
-
-
 # --- page ---------------------------------------------------------------------------
 
 
@@ -253,7 +186,6 @@ def build_extra_tabs() -> None:
 
 
 def build_demo() -> gr.Blocks:
-    suffixes = supported_suffixes()
     with gr.Blocks(title="慈溪资料问答") as demo:
         gr.Markdown(
             "# 慈溪资料问答\n"
@@ -292,20 +224,7 @@ def build_demo() -> gr.Blocks:
                         kb_info = gr.Markdown("正在加载知识库…")
                         gr.Markdown(FOLLOWUP_HINT)
             with gr.Tab("知识库"):
-                docs_table = gr.Markdown()
-                with gr.Row():
-                    with gr.Column():
-                        files = gr.File(
-                            label=f"上传文档（{' / '.join(suffixes)}，每个 ≤ {MAX_UPLOAD_MB} MB）",
-                            file_count="multiple",
-                            file_types=suffixes,
-                            elem_id="kb-upload",
-                        )
-                        add = gr.Button("添加到知识库", variant="primary", elem_id="kb-add")
-                    with gr.Column():
-                        choice = gr.Dropdown(label="选择要删除的文档", choices=[])
-                        delete = gr.Button("删除文档", variant="stop")
-                status = gr.Markdown()
+                build_kb_tab(KB_TAB, demo, kb_info)
             build_extra_tabs()
 
         chat = dict(
@@ -316,24 +235,6 @@ def build_demo() -> gr.Blocks:
         )
         box.submit(**chat)
         send.click(**chat)
-        kb_outputs = [docs_table, kb_info, choice]
-        add.click(
-            upload,
-            inputs=files,
-            outputs=[status, *kb_outputs, files],
-            concurrency_limit=1,
-            concurrency_id="knowledge_base",
-            api_visibility="private",
-        )
-        delete.click(
-            remove,
-            inputs=choice,
-            outputs=[status, *kb_outputs],
-            concurrency_limit=1,
-            concurrency_id="knowledge_base",
-            api_visibility="private",
-        )
-        demo.load(knowledge_base, outputs=kb_outputs, api_visibility="private")
         gr.api(ask, api_name="ask")
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
     return demo
@@ -349,12 +250,23 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("jieba", "bm25s", "faiss", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    import uvicorn
+
     get_assistant()  # build or load the index now, with a progress bar, before serving
-    demo.launch(
+    host = os.environ.get("GRADIO_SERVER_NAME") or (
+        "0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1"
+    )
+    port = int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
+    server = build_server(
+        demo,
+        ACCESS,
+        lambda digest: get_assistant().document_file(digest),
         max_file_size=2 * MAX_UPLOAD_BYTES,  # hard limit; the handler explains the 5 MB one
         theme=gr.themes.Soft(),
         css=CSS,
     )
+    print(announce(ACCESS, host, port), flush=True)
+    uvicorn.run(server, host=host, port=port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,15 +23,24 @@ from .answering import (
     weighted_terms,
 )
 from .chunking import ChunkParams
+from .docstore import DocStore, now, with_removal, with_restore, with_upload
+from .errors import StorageError, storage_error
 from .extractive import ExtractiveAnswerer
 from .followup import rewrite_followup
 from .grounding import document_subject
-from .indexing import DEFAULT_CORPUS, DEFAULT_INDEX, add_documents, file_hashes, open_index
+from .indexing import (
+    DEFAULT_CORPUS,
+    DEFAULT_INDEX,
+    add_documents,
+    file_hashes,
+    files_fingerprint,
+    open_index,
+)
 from .indexing import remove_document as _remove_document
-from .readers import read_document
+from .readers import UnreadableDocument, read_document, supported_suffixes
 from .records import Answer, Citation, Passage, Sentence
 from .retrieval import Retriever
-from .store import KnowledgeBase, read_manifest, save
+from .store import MANIFEST, IndexMismatch, KnowledgeBase, load, read_manifest, save
 from .text import Tokenizer
 from .vocabulary import load_vocabulary
 
@@ -66,7 +76,8 @@ class Settings:
 class Assistant:
     """Answers questions from a knowledge base with cited, extractive answers.
 
-    Thread-safe for ``ask``; ``add_files``/``remove_document`` take a lock.
+    Thread-safe. ``add_files``/``remove_document``/``restore_document`` build the changed
+    knowledge base aside, save it, then swap it in, so questions are answered meanwhile.
     """
 
     def __init__(
@@ -94,7 +105,9 @@ class Assistant:
             self._subject_of,
             settings.answer,
         )
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the engine lock: held to search and to swap
+        self._change_lock = threading.RLock()  # one change (or reload) at a time
+        self._stamp = self._disk_stamp()  # the index on disk this kb was loaded/saved as
 
     @classmethod
     def open(
@@ -239,27 +252,169 @@ class Assistant:
             row["chunks"] += 1
         return list(rows.values())
 
-    def add_files(self, paths: Sequence[str | Path], names: Sequence[str] | None = None) -> int:
-        """Read, chunk and embed files into the index (a same-named document is replaced),
-        then save it. Raises ``UnreadableDocument`` for a file that cannot be read."""
+    def add_files(
+        self,
+        paths: Sequence[str | Path],
+        names: Sequence[str] | None = None,
+        by: str = "local",
+    ) -> int:
+        """Read, chunk and embed files into the knowledge base (a same-named document is
+        replaced); their originals are kept in the document store. Raises
+        ``UnreadableDocument`` for a file that cannot be read and ``StorageError`` when the
+        change cannot be saved (then nothing changed, in memory or on disk)."""
         names = list(names) if names else [Path(p).name for p in paths]
         docs = [read_document(p, name) for p, name in zip(paths, names)]
         hashes = {n: file_hashes([Path(p)])[Path(p).name] for p, n in zip(paths, names)}
-        with self._lock:
-            added = add_documents(self.kb, docs, self.encoder, self._chunking(), hashes)
-            self._changed()
-        return added
+        known = set(self.kb.manifest.get("documents", {}))
 
-    def remove_document(self, source: str) -> int:
-        with self._lock:
-            removed = _remove_document(self.kb, source)
-            self._changed()
-        return removed
+        def change(kb: KnowledgeBase, state: dict, store: DocStore | None):
+            audit = []
+            for path, name in zip(paths, names):
+                if store is not None:
+                    entry = store.put_blob(path) | {"by": by, "at": now()}
+                    state = with_upload(state, name, entry)
+                audit.append(("replace" if name in known else "add", name, by, hashes[name]))
+            added = add_documents(kb, docs, self.encoder, self._chunking(), hashes, self.kb)
+            return added, state, audit
+
+        return self._change(change)
+
+    def remove_document(self, source: str, by: str = "local") -> int:
+        """Remove one document (its passages and vectors); the removal is recorded, so a
+        rebuild does not bring a bundled document back (``restore_document`` does).
+        Returns the number of passages removed (0: no such document, nothing changed)."""
+
+        def change(kb: KnowledgeBase, state: dict, store: DocStore | None):
+            sha = kb.manifest.get("documents", {}).get(source)
+            removed = _remove_document(kb, source)
+            if not removed and source not in self._files(state):
+                return 0, None, []
+            return removed, with_removal(state, source, by), [("remove", source, by, sha)]
+
+        return self._change(change)
+
+    def restore_document(self, source: str, by: str = "local") -> int:
+        """Bring a removed document back (a bundled one from the corpus folder, an upload
+        from the store); returns its number of passages, 0 when it was not removed."""
+
+        def change(kb: KnowledgeBase, state: dict, store: DocStore | None):
+            if source not in state["removed"]:
+                return 0, None, []
+            state = with_restore(state, source)
+            path = self._files(state).get(source)
+            if path is None:
+                raise UnreadableDocument(f"{source} 的原文件已不存在，无法恢复")
+            doc = read_document(path, source)
+            sha = file_hashes([path])[path.name]
+            added = add_documents(kb, [doc], self.encoder, self._chunking(), {source: sha}, self.kb)
+            return added, state, [("restore", source, by, sha)]
+
+        return self._change(change)
+
+    def removed_documents(self) -> list[str]:
+        """Names of removed documents an editor can restore."""
+        return sorted(self.store.state()["removed"]) if self.store else []
+
+    def document_file(self, digest: str) -> Path | None:
+        """The original file of the document whose content hash (as in the manifest) is
+        ``digest``: from the corpus folder or the document store, never any other path."""
+        names = [n for n, h in self.kb.manifest.get("documents", {}).items() if h == digest]
+        if not names or self.store is None:
+            return None
+        path = self._files(self.store.state()).get(names[0])
+        if path is None or not path.is_file() or file_hashes([path])[path.name] != digest:
+            return None
+        return path
+
+    def reload_if_changed(self) -> bool:
+        """Pick up a change another process (``python -m qa kb``) saved: load the index
+        from disk and swap it in. Cheap (one ``stat``) when nothing changed."""
+        if self.index_dir is None or self._disk_stamp() in (None, self._stamp):
+            return False
+        with self._change_lock:
+            stamp = self._disk_stamp()
+            if stamp in (None, self._stamp):
+                return False
+            try:
+                kb = load(self.index_dir)
+            except IndexMismatch as exc:
+                log.warning("not reloading %s: %s", self.index_dir, exc)
+                self._stamp = stamp
+                return False
+            if kb.manifest.get("model") != self.encoder.name:
+                log.warning("not reloading %s: built with another model", self.index_dir)
+                self._stamp = stamp
+                return False
+            self._swap(kb, stamp)
+            log.info("reloaded %s (%d passages)", self.index_dir, len(kb))
+        return True
+
+    @property
+    def store(self) -> DocStore | None:
+        return DocStore(self.index_dir) if self.index_dir else None
+
+    def _files(self, state: dict) -> dict[str, Path]:
+        if self.store is None:
+            return {}
+        return self.store.files(self.kb.manifest.get("corpus"), supported_suffixes(), state)
 
     def _chunking(self) -> ChunkParams:
         return ChunkParams(**self.kb.manifest.get("chunking", {}))
 
-    def _changed(self) -> None:
-        self.retriever.refresh()
-        if self.index_dir:
-            save(self.kb, self.index_dir)
+    def _change(self, change) -> int:
+        """Apply ``change(kb_copy, state, store) -> (count, new state or None, audit rows)``:
+        built aside on a copy (embedding outside the engine lock), saved atomically under
+        the knowledge-base file lock, then swapped in under a short lock. When the save
+        fails, ``StorageError`` names the cause and memory and disk stay as they were."""
+        store = self.store
+        with self._change_lock:
+            if store is None:
+                kb = self.kb.copy()
+                count, _, _ = change(kb, {"uploads": {}, "removed": {}}, None)
+                self._swap(kb, None)
+                return count
+            try:
+                with store.lock():
+                    self.reload_if_changed()
+                    kb, blobs = self.kb.copy(), store.blobs()
+                    try:
+                        count, state, audit = change(kb, store.state(), store)
+                        if state is None:
+                            return count
+                        kb.manifest["corpus_fingerprint"] = files_fingerprint(self._files(state))
+                        staged = store.stage(state)
+                        try:
+                            save(kb, self.index_dir)
+                        except BaseException:
+                            store.discard(staged)
+                            raise
+                    except BaseException:
+                        store.drop_blobs_except(blobs)
+                        raise
+                    store.commit(staged)
+                    for action, name, who, sha in audit:
+                        store.record(action, name, who, sha)
+                    self._swap(kb, self._disk_stamp())
+            except OSError as exc:
+                raise storage_error(exc, self.index_dir) from exc
+            except RuntimeError as exc:  # faiss reports a failed write as RuntimeError
+                raise StorageError(f"无法保存到 {self.index_dir}：写入失败（{exc}）") from exc
+        return count
+
+    def _swap(self, kb: KnowledgeBase, stamp) -> None:
+        """Make ``kb`` the one answered from: the retriever is built first, then both are
+        swapped under the engine lock (questions wait only for the assignment)."""
+        retriever = Retriever(
+            kb, self.encoder, self.tokenizer, self.settings.lexical_weight, self.settings.candidates
+        )
+        with self._lock:
+            self.kb, self.retriever = kb, retriever
+            self._stamp = stamp
+            self._subjects = {}
+
+    def _disk_stamp(self) -> tuple | None:
+        try:
+            st = os.stat(Path(self.index_dir) / MANIFEST)
+        except (OSError, TypeError):
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m qa index | ask | batch | eval``."""
+"""Command line: ``python -m qa index | ask | batch | eval | kb``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from .assistant import Assistant, QuestionError, check_question
 from .chunking import ChunkParams
 from .indexing import DEFAULT_CORPUS, DEFAULT_INDEX, build_index
+from .kb_cli import add_kb_parser
 from .store import IndexMismatch
 
 
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for register in EXTRA_COMMANDS:
         register(sub, common)
+    add_kb_parser(sub, common)
     return parser
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from embeddings import Encoder
 
+from . import docstore
 from .chunking import ChunkParams, chunk_document
+from .docstore import DocStore
 from .readers import read_document, supported_suffixes
 from .records import Document
 from .retrieval import indexed_text
@@ -31,16 +33,24 @@ def _version(package: str) -> str:
 
 def corpus_files(folder: str | Path) -> list[Path]:
     """Supported, visible files below ``folder``, sorted by path."""
-    suffixes = set(supported_suffixes())
-    return sorted(
-        p
-        for p in Path(folder).rglob("*")
-        if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith(".")
-    )
+    return sorted(docstore.corpus_files(folder, supported_suffixes()).values())
 
 
 def file_hashes(paths: list[Path]) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in paths}
+
+
+def document_files(corpus: str | Path | None, index_dir: str | Path) -> dict[str, Path]:
+    """{name: file} of what the index holds: corpus + stored uploads − removals."""
+    return DocStore(index_dir).files(corpus, supported_suffixes())
+
+
+def files_fingerprint(files: dict[str, Path]) -> str:
+    """Fingerprint of {name: content} of the knowledge base's files: changes when any
+    document is added, removed, restored or edited."""
+    return corpus_fingerprint(
+        {name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for name, p in files.items()}
+    )
 
 
 def add_documents(
@@ -111,7 +121,8 @@ def build_index(
     progress: bool = False,
     on_skip=None,
 ) -> KnowledgeBase:
-    """Index every readable document of ``corpus`` into ``index_dir`` and return it.
+    """Index every readable document of the knowledge base (``corpus`` + the uploads stored
+    in ``index_dir`` − removals, see ``qa/docstore.py``) into ``index_dir`` and return it.
 
     An existing compatible index lends the vectors of unchanged chunks, so a refresh
     embeds only what changed. Unreadable files are skipped and reported via ``on_skip``.
@@ -119,24 +130,36 @@ def build_index(
     corpus, index_dir = Path(corpus), Path(index_dir)
     if not corpus.is_dir():
         raise FileNotFoundError(f"corpus folder not found: {corpus}")
+    with DocStore(index_dir).lock(required=False):  # not while the app or `qa kb` changes it
+        return _build_index(corpus, index_dir, encoder, params, progress, on_skip)
+
+
+def _build_index(
+    corpus: Path,
+    index_dir: Path,
+    encoder: Encoder,
+    params: ChunkParams,
+    progress: bool,
+    on_skip,
+) -> KnowledgeBase:
     previous = None
     if compatible(read_manifest(index_dir), encoder, params):
         try:
             previous = load(index_dir)
         except IndexMismatch as exc:
             log.warning("%s; rebuilding", exc)
-    docs, hashes, files = [], {}, corpus_files(corpus)
-    for path in files:
+    docs, hashes, files = [], {}, document_files(corpus, index_dir)
+    for name, path in files.items():
         try:
-            docs.append(read_document(path))
-            hashes.update(file_hashes([path]))
+            docs.append(read_document(path, name))
+            hashes[name] = file_hashes([path])[path.name]
         except (ValueError, OSError) as exc:
-            log.warning("skipped %s: %s", path.name, exc)
+            log.warning("skipped %s: %s", name, exc)
             if on_skip:
-                on_skip(path, str(exc))
+                on_skip(path.with_name(name), str(exc))  # an upload's blob: its own name
     kb = KnowledgeBase(dim=encoder.dim, manifest=new_manifest(encoder, params, corpus))
     add_documents(kb, docs, encoder, params, hashes, previous, progress)
-    kb.manifest["corpus_fingerprint"] = corpus_fingerprint(file_hashes(files))
+    kb.manifest["corpus_fingerprint"] = files_fingerprint(files)
     save(kb, index_dir)
     return kb
 
@@ -149,8 +172,9 @@ def open_index(
     progress: bool = False,
 ) -> KnowledgeBase:
     """The index in ``index_dir``, rebuilt first if it is missing, built differently
-    (model, dimension, chunking) or stale (``corpus`` changed since). With ``corpus``
-    None the index is taken as it is, and a mismatch raises ``IndexMismatch``."""
+    (model, dimension, chunking) or stale (``corpus`` or the stored uploads changed
+    since). With ``corpus`` None the index is taken as it is, and a mismatch raises
+    ``IndexMismatch``."""
     manifest = read_manifest(index_dir)
     if corpus is None:
         if manifest is None:
@@ -162,9 +186,8 @@ def open_index(
                 f"{params.to_json()}. Rebuild it with `python -m qa index --model ...`."
             )
         return load(index_dir)
-    files = corpus_files(corpus)
     fresh = compatible(manifest, encoder, params) and (
-        manifest.get("corpus_fingerprint") == corpus_fingerprint(file_hashes(files))
+        manifest.get("corpus_fingerprint") == files_fingerprint(document_files(corpus, index_dir))
     )
     if fresh:
         try:

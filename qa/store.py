@@ -6,7 +6,8 @@
       vectors.faiss   IndexIDMap2(IndexFlatIP); ids are the chunks' content hashes
 
 Saving builds a sibling temp folder and swaps it in with renames, so an interrupted
-save leaves the previous index usable. No pickle anywhere.
+save leaves the previous index usable; other entries of the folder (the document store,
+``documents/``) are carried over by hard link. No pickle anywhere.
 """
 
 from __future__ import annotations
@@ -75,6 +76,13 @@ class KnowledgeBase:
         for i, fid in zip(keep, ids):
             self.chunks[int(fid)] = chunks[i]
 
+    def copy(self) -> KnowledgeBase:
+        """An independent copy (manifest, chunks, vectors) to change aside."""
+        import faiss
+
+        manifest = json.loads(json.dumps(self.manifest))
+        return KnowledgeBase(self.dim, manifest, dict(self.chunks), faiss.clone_index(self.index))
+
     def remove_source(self, source: str) -> int:
         """Remove every chunk (and vector) of one document; returns how many."""
         ids = [fid for fid, c in self.chunks.items() if c.source == source]
@@ -124,6 +132,7 @@ def save(kb: KnowledgeBase, folder: str | Path) -> None:
         faiss.write_index(kb.index, str(tmp / VECTORS))
         manifest = kb.manifest | {"format": FORMAT, "dim": kb.dim, "count": len(kb)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
+        _carry_over(folder, tmp)
         old = folder.with_name(f".{folder.name}.old")
         if old.exists():
             shutil.rmtree(old)
@@ -133,6 +142,27 @@ def save(kb: KnowledgeBase, folder: str | Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _carry_over(folder: Path, tmp: Path) -> None:
+    """Hard-link (or copy) into ``tmp`` what else ``folder`` holds (the document store,
+    ``qa/docstore.py``), so the swap keeps it."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if (tmp / entry.name).exists():
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, tmp / entry.name, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(entry, tmp / entry.name)
+
+
+def _link_or_copy(src: str | Path, dst: str | Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def read_manifest(folder: str | Path) -> dict | None:

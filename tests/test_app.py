@@ -2,6 +2,7 @@
 
 import threading
 import time
+from types import SimpleNamespace
 
 import gradio as gr
 import pytest
@@ -10,7 +11,6 @@ import app
 from embeddings import FakeEncoder
 from qa import NOT_FOUND, Assistant, open_index
 from qa.render import POSSIBLY_RELATED, SOURCES
-from qa.store import load
 from qa.text import Tokenizer
 
 REPORT = """# 慈溪工业报告
@@ -202,7 +202,7 @@ def test_assistant_is_opened_once_for_concurrent_requests(monkeypatch):
     def fake_open(*args, **kwargs):
         time.sleep(0.05)
         opened.append(kwargs)
-        return object()
+        return SimpleNamespace(reload_if_changed=lambda: False)
 
     monkeypatch.setattr(app, "_assistant", None)
     monkeypatch.setattr(app.Assistant, "open", fake_open)
@@ -216,105 +216,3 @@ def test_assistant_is_opened_once_for_concurrent_requests(monkeypatch):
         t.join()
     assert len(opened) == 1 and len({id(r) for r in results}) == 1
     assert opened[0]["model"] == app.MODEL and opened[0]["progress"] is True
-
-
-# --- knowledge base -----------------------------------------------------------------
-
-
-def test_knowledge_base_description(app_assistant):
-    table, description, choices = app.knowledge_base()
-    assert "**3** 篇文档" in description and "慈溪工业报告" in description
-    assert "report.md" in table and "farm.txt" in table
-    assert sorted(choices["choices"]) == ["evil.md", "farm.txt", "report.md"]
-
-
-def test_upload_adds_a_document_that_answers(app_assistant, tmp_path):
-    assert not app_assistant.ask("慈溪跨海大桥全长多少公里？").found
-    path = upload_file(tmp_path, "bridge.md", NEW_DOC)
-    status, table, description, choices, cleared = app.upload([path])
-    assert status.startswith("✅ bridge.md：已添加") and cleared is None
-    assert "bridge.md" in table and "**4** 篇文档" in description
-    assert "bridge.md" in choices["choices"]
-    _, history = chat("慈溪跨海大桥全长多少公里？")
-    assert "三十六公里" in reply(history) and "bridge.md" in reply(history)
-
-
-def test_upload_persists_in_the_index(app_assistant, tmp_path):
-    app.upload([upload_file(tmp_path, "bridge.md", NEW_DOC)])
-    assert "bridge.md" in load(app_assistant.index_dir).sources
-
-
-def test_upload_same_name_replaces(app_assistant, tmp_path):
-    status, *_ = app.upload([upload_file(tmp_path, "farm.txt", NEW_DOC)])
-    assert "已替换" in status
-    assert not app_assistant.ask("慈溪杨梅种植面积是多少？").found
-    assert len(app_assistant.documents()) == 3
-
-
-@pytest.mark.parametrize(
-    "name, data, message",
-    [
-        ("virus.exe", b"MZ\x00\x00", "不支持的文件类型"),
-        ("report.pdf", b"%PDF-1.4", "不支持的文件类型"),
-        ("noext", "文本", "不支持的文件类型"),
-        ("empty.txt", b"", "文件是空的"),
-        ("binary.txt", b"\x00\x01\x02" * 100, "无法读取"),
-        ("spaces.md", "   \n\n  ", "无法读取"),
-    ],
-)
-def test_bad_uploads_are_reported_and_change_nothing(app_assistant, tmp_path, name, data, message):
-    before = app_assistant.documents()
-    status, *_ = app.upload([upload_file(tmp_path, name, data)])
-    assert status.startswith(f"❌ {name}") and message in status
-    assert app_assistant.documents() == before
-
-
-def test_oversized_upload_is_refused(app_assistant, tmp_path, monkeypatch):
-    monkeypatch.setattr(app, "MAX_UPLOAD_BYTES", 100)
-    status, *_ = app.upload([upload_file(tmp_path, "big.txt", "慈溪" * 100)])
-    assert "文件太大" in status and f"上限 {app.MAX_UPLOAD_MB} MB" in status
-    assert "big.txt" not in {d["source"] for d in app_assistant.documents()}
-
-
-def test_one_bad_file_does_not_stop_the_others(app_assistant, tmp_path):
-    files = [upload_file(tmp_path, "bad.exe", b"x"), upload_file(tmp_path, "bridge.md", NEW_DOC)]
-    status, *_ = app.upload(files)
-    assert "❌ bad.exe" in status and "✅ bridge.md" in status
-    assert "bridge.md" in {d["source"] for d in app_assistant.documents()}
-
-
-def test_upload_limits_the_number_of_files(app_assistant, tmp_path, monkeypatch):
-    monkeypatch.setattr(app, "MAX_UPLOAD_FILES", 1)
-    files = [upload_file(tmp_path, f"d{i}.md", NEW_DOC + str(i)) for i in range(3)]
-    status, *_ = app.upload(files)
-    assert "一次最多上传 1 个文件" in status
-    assert len(app_assistant.documents()) == 4
-
-
-def test_upload_without_files_prompts(app_assistant):
-    for nothing in (None, []):
-        status, *_ = app.upload(nothing)
-        assert status == "请先选择要上传的文件。"
-
-
-def test_upload_name_is_escaped(app_assistant, tmp_path):
-    name = "<img src=x onerror=alert(1)>.exe"
-    status, *_ = app.upload([upload_file(tmp_path, name, b"x")])
-    assert "<img" not in status and "&lt;img" in status
-
-
-def test_remove_takes_the_document_out_of_the_index(app_assistant):
-    assert app_assistant.ask("慈溪杨梅种植面积是多少？").found
-    vectors = app_assistant.kb.index.ntotal
-    status, table, description, choices = app.remove("farm.txt")
-    assert status.startswith("🗑️ 已删除 farm.txt") and "farm.txt" not in table
-    assert "farm.txt" not in choices["choices"] and "**2** 篇文档" in description
-    assert not app_assistant.ask("慈溪杨梅种植面积是多少？").found
-    assert app_assistant.kb.index.ntotal == vectors - 1
-    assert "farm.txt" not in load(app_assistant.index_dir).sources
-
-
-def test_remove_nothing_or_unknown(app_assistant):
-    assert app.remove(None)[0] == "请先选择要删除的文档。"
-    assert app.remove("nope.md")[0] == "知识库中没有文档 nope.md。"
-    assert len(app_assistant.documents()) == 3

@@ -8,6 +8,7 @@ encoder and a temporary index, so it starts in seconds.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -45,9 +46,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_server(tmp_path_factory):
+def app_tmp(tmp_path_factory):
+    return tmp_path_factory.mktemp("app")
+
+
+@pytest.fixture(scope="module")
+def app_server(app_tmp):
     """URL of ``python app.py`` serving a temporary corpus and index; stopped afterwards."""
-    tmp = tmp_path_factory.mktemp("app")
+    tmp = app_tmp
     corpus = tmp / "corpus"
     shutil.copytree(ROOT / "data" / "corpus", corpus)
     (corpus / "hostile.md").write_text(HOSTILE, encoding="utf-8")
@@ -131,8 +137,15 @@ def ask(page, question: str) -> None:
     )
 
 
+def editor_link(app_tmp) -> str:
+    """The one-time editor link the app printed at start (no login configured)."""
+    match = re.search(r"(http://\S+/kb/editor\?token=\S+)", (app_tmp / "app.log").read_text())
+    assert match, "the app printed no editor link"
+    return match.group(1)
+
+
 @pytest.mark.browser
-def test_chat_in_a_real_browser(app_server, tmp_path):
+def test_chat_in_a_real_browser(app_server, app_tmp, tmp_path):
     need_browser()
     from playwright.sync_api import expect, sync_playwright
 
@@ -167,6 +180,11 @@ def test_chat_in_a_real_browser(app_server, tmp_path):
             assert chat.locator(".qa-passage img, .qa-passage script").count() == 0
 
             page.get_by_role("tab", name="知识库", exact=True).click()
+            expect(page.get_by_text("修改共享知识库")).to_be_visible()
+            assert page.locator("#kb-add").count() == 0 or not page.locator("#kb-add").is_visible()
+            page.goto(editor_link(app_tmp))  # sets the editor cookie, back to the page
+            page.get_by_role("tab", name="知识库", exact=True).click()
+            expect(page.get_by_text("已登录为编辑者")).to_be_visible()
             bridge = tmp_path / "bridge.md"
             bridge.write_text(BRIDGE, encoding="utf-8")
             page.locator("#kb-upload input[type=file]").set_input_files(bridge)
