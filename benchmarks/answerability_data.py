@@ -137,7 +137,8 @@ def main() -> None:
             for row in rows:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
             print(
-                f"{name}: {len(items)} questions, {len(rows)} rows, {time.perf_counter() - t0:.0f} s"
+                f"{name}: {len(items)} questions, {len(rows)} rows, "
+                f"{time.perf_counter() - t0:.0f} s"
             )
 
 

@@ -93,12 +93,16 @@ class Support:
         return any(g.kind in HARD_GAPS for g in self.gaps)
 
 
+NUMERAL_END = re.compile(r"[一二两三四五六七八九十百千万亿多余]$")
+
+
 def values_of(sentence: str, unit: str) -> list[re.Match]:
     """Numbers (with magnitude and unit) in a sentence; with ``unit``, those ending in it."""
-    found = [
+    found = [  # a Chinese numeral counts only with its measure word (三家, not 之一)
         m
         for m in lx.VALUE.finditer(sentence)
-        if re.search(r"\d|[一二两三四五六七八九十]", m.group())
+        if re.search(r"\d", m.group())
+        or re.search(r"[^一二两三四五六七八九十百千万亿多余]$", m.group())
     ]
     if unit:
         found = [m for m in found if m.group().endswith(unit) or f"{unit}/" in m.group()]

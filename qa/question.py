@@ -53,11 +53,14 @@ def question_kind(question: str) -> str:
 
 
 def _merge_places(tagged: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Join a name and a following one-character place suffix (上虞 + 区 → 上虞区)."""
+    """Join a name and a following one-character place suffix (上虞 + 区 → 上虞区), and a
+    split question word (多 + 大 → 多大)."""
     out: list[tuple[str, str]] = []
     for word, flag in tagged:
         if out and word in "省市县区镇乡村州" and out[-1][1] in lx.NAME_FLAGS:
             out[-1] = (out[-1][0] + word, "ns")
+        elif out and out[-1][0] == "多" and word in "大高长重远久宽深":
+            out[-1] = ("多" + word, "r")
         else:
             out.append((word, flag))
     return out
