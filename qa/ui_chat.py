@@ -243,7 +243,7 @@ class ChatHandlers:
             yield history + [user(cut), assistant(escape(exc))], message, answers, evidence
             return
         history += [user(question), assistant(PENDING)]
-        yield history, "", answers, evidence
+        yield list(history), "", answers, evidence
         sources = set(chosen) if chosen else None
         earlier = [a.question for a in answers]
         answer = self.get_assistant().ask(question, earlier, sources=sources)
