@@ -88,7 +88,9 @@ CSS = """
 .qa-act { cursor: pointer; color: var(--body-text-color-subdued); border-bottom: 1px dotted; }
 .qa-act.qa-done { color: var(--color-accent); }
 .qa-copytext { display: none; }
-.qa-reply.qa-selected .qa-short { color: var(--color-accent); }
+#qa-chat .qa-reply { border-left: 3px solid transparent; padding-left: 8px;
+  margin-left: -8px; }
+#qa-chat .qa-reply.qa-selected { border-left-color: var(--color-accent); }
 #qa-evidence-box { max-height: 72vh; overflow-y: auto; padding: 4px 8px; }
 .qa-ev { display: none; }
 .qa-ev.qa-ev-active { display: block; }
