@@ -70,22 +70,24 @@ GRADIO_ZH = {
 }
 
 CSS = """
+:root { --qa-muted: #4b5563; }  /* secondary text, >= 4.5:1 on the page (Gradio's is lighter) */
+.dark { --qa-muted: #a3acb9; }
 #qa-chat .qa-reply { line-height: 1.65; }
-.qa-reply .qa-note { display: block; color: var(--body-text-color-subdued); }
+.qa-reply .qa-note { display: block; color: var(--qa-muted); }
 .qa-reply .qa-short { display: block; font-size: 1.05em; margin: 2px 0 4px; }
 .qa-reply .qa-quote { display: block; border-left: 3px solid var(--color-accent);
   padding: 0 0 0 8px; margin: 4px 0; color: var(--body-text-color); }
-.qa-reply .qa-reason { display: block; margin: 4px 0; color: var(--body-text-color-subdued); }
+.qa-reply .qa-reason { display: block; margin: 4px 0; color: var(--qa-muted); }
 .qa-ref { color: var(--color-accent); font-weight: 600; cursor: pointer; padding: 0 1px;
   font-size: 0.9em; vertical-align: super; line-height: 0; }
 .qa-chips { display: flex; flex-wrap: wrap; gap: 4px 6px; margin-top: 6px; align-items: center; }
-.qa-chips-head { font-size: 0.85em; color: var(--body-text-color-subdued); }
+.qa-chips-head { font-size: 0.85em; color: var(--qa-muted); }
 .qa-chip { font-size: 0.82em; border: 1px solid var(--border-color-primary); cursor: pointer;
   border-radius: 999px; padding: 1px 8px; background: var(--background-fill-secondary);
   max-width: 100%; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .qa-chip:hover, .qa-ref:hover { text-decoration: underline; }
 .qa-actions { display: flex; flex-wrap: wrap; gap: 10px; margin-top: 6px; font-size: 0.8em; }
-.qa-act { cursor: pointer; color: var(--body-text-color-subdued); border-bottom: 1px dotted; }
+.qa-act { cursor: pointer; color: var(--qa-muted); border-bottom: 1px dotted; }
 .qa-act.qa-done { color: var(--color-accent); }
 .qa-copytext { display: none; }
 #qa-chat .qa-reply { border-left: 3px solid transparent; padding-left: 8px;
@@ -98,23 +100,22 @@ CSS = """
 .qa-ev-head { font-weight: 600; margin: 8px 0 4px; }
 .qa-ev-head.qa-related { border-top: 2px dashed var(--border-color-primary); padding-top: 8px; }
 .qa-ev-refusal { font-weight: 600; }
-.qa-evidence .qa-reason { color: var(--body-text-color-subdued); margin: 4px 0; }
-.qa-ev-empty, .qa-ev-none { color: var(--body-text-color-subdued); }
+.qa-evidence .qa-reason { color: var(--qa-muted); margin: 4px 0; }
+.qa-ev-empty, .qa-ev-none { color: var(--qa-muted); }
 .qa-source { border-left: 3px solid var(--border-color-primary); padding: 4px 10px;
   margin: 8px 0; border-radius: 4px; background: var(--background-fill-secondary);
   overflow-wrap: anywhere; scroll-margin: 8px; }
 .qa-source.qa-target { border-left-color: var(--color-accent);
   box-shadow: 0 0 0 2px var(--color-accent); }
 .qa-source-title, .qa-where { display: block; }
-.qa-where { color: var(--body-text-color-subdued); }
+.qa-where { color: var(--qa-muted); }
 .qa-passage { margin-top: 4px; font-size: 0.92em; line-height: 1.65; }
 .qa-passage mark { background: #fde68a; color: #1f2937; padding: 0 1px; }
-.qa-pending { color: var(--body-text-color-subdued); }
-#qa-counter { text-align: right; font-size: 0.8em; color: var(--body-text-color-subdued);
+.qa-pending { color: var(--qa-muted); }
+#qa-counter { text-align: right; font-size: 0.8em; color: var(--qa-muted);
   margin-top: -6px; }
 #qa-counter.qa-over { color: var(--error-text-color, #dc2626); font-weight: 600; }
 #qa-hidden { display: none !important; }
-.gradio-container { overflow-x: hidden; }
 @media (max-width: 640px) {
   #qa-evidence-box { max-height: none; }
   #qa-chat { height: 56vh !important; }

@@ -202,7 +202,34 @@ def readable(text: str) -> str:
 
 
 def no_horizontal_overflow(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    """Nothing wider than the window: the page does not scroll sideways, and no element of
+    the chat or the evidence panel sticks out of it (a clipping parent would hide that)."""
+    return page.evaluate(
+        """() => document.documentElement.scrollWidth <= innerWidth &&
+            [...document.querySelectorAll('#qa-chat *, #qa-evidence-box *')].every(
+                el => el.getBoundingClientRect().right <= innerWidth + 1)"""
+    )
+
+
+def contrast(page, selector: str) -> float:
+    """WCAG contrast ratio of the first ``selector``'s text against its nearest opaque
+    background."""
+    return page.locator(selector).first.evaluate(
+        """el => {
+            const rgb = c => c.match(/[\\d.]+/g).map(Number);
+            const lum = ([r, g, b]) => {
+                const f = v => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+                return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+            };
+            let back = [255, 255, 255];
+            for (let p = el; p; p = p.parentElement) {
+                const c = rgb(getComputedStyle(p).backgroundColor);
+                if (c.length === 3 || c[3] > 0.5) { back = c; break; }
+            }
+            const [text, ground] = [lum(rgb(getComputedStyle(el).color)), lum(back)];
+            return (Math.max(text, ground) + 0.05) / (Math.min(text, ground) + 0.05);
+        }"""
+    )
 
 
 @pytest.mark.browser
@@ -301,6 +328,41 @@ def test_mobile_layout_fits_390_px(open_page, tmp_path):
     page.screenshot(path=tmp_path / "mobile-citation.png")
     ask(page, "月球表面温度是多少？")
     assert no_horizontal_overflow(page)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_is_readable_in_light_and_dark_mode(open_page, tmp_path, scheme):
+    page = open_page(1400, 1000, scheme)
+    ask(page, "慈溪有几家国家级单项冠军企业？")
+    page.locator("#qa-chat .qa-reply .qa-ref").first.click()
+    for selector in (
+        "#qa-chat .qa-short",
+        "#qa-chat .qa-chip",
+        "#qa-evidence-box .qa-ev-active .qa-passage",
+        "#qa-evidence-box .qa-ev-active .qa-passage mark",
+        "#qa-evidence-box .qa-ev-active .qa-where",
+        "#qa-chat .qa-act",
+        "#qa-counter",
+    ):
+        assert contrast(page, selector) >= 4.5, (scheme, selector)
+    page.screenshot(path=tmp_path / f"{scheme}.png")
+
+
+@pytest.mark.browser
+def test_document_filter_is_applied_and_shown(open_page):
+    from playwright.sync_api import expect
+
+    page = open_page(1400, 1000)
+    page.get_by_text("检索范围与设置").click()
+    page.locator("#qa-filter label", has_text="cixi-important-window-2020.txt").click()
+    ask(page, "慈溪有几家国家级单项冠军企业？")
+    reply = page.locator("#qa-chat .qa-reply").last
+    expect(reply).to_contain_text("仅在 1 篇文档中检索")
+    sources = page.locator("#qa-evidence-box .qa-ev-active .qa-where")
+    assert sources.count() and all(
+        "cixi-important-window-2020.txt" in readable(t) for t in sources.all_inner_texts()
+    )
 
 
 @pytest.mark.browser
