@@ -4,8 +4,11 @@ text for the API, the clipboard and the conversation download.
 Document text is untrusted. Every piece of it goes through ``escape``: HTML special
 characters become entities, and so do the characters Markdown gives a meaning to, so a
 passage holding ``<script>``, ``<img onerror=…>`` or ``[x](javascript:…)`` shows as text.
-Our own markup is a few plain HTML tags (``div``, ``mark``, ``b``, ``sup``, ``br``) with
-no blank line inside a block, so a Markdown renderer passes it through as it is.
+Our own markup is a few plain HTML tags (``div``, ``span``, ``b``, ``small``, ``mark``,
+``br``) with ``qa-…`` classes (the chat's sanitiser drops ``data-`` attributes, so a reply's
+number and a marker's source travel as classes: ``qa-turn-3``, ``qa-n-1``) and no line break
+inside a block, so a Markdown renderer passes it through as it is. The API, the clipboard and
+the download get Markdown or plain text instead (``answer_markdown``, ``answer_plain``).
 """
 
 from __future__ import annotations

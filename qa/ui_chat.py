@@ -9,6 +9,7 @@ keeping the newest answer in view) is the script ``HEAD``; its look is ``CSS``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from .render import (
     WRONG,
     answer_markdown,
     conversation_markdown,
+    describe_knowledge_base,
     escape,
     evidence_html,
     filter_note,
@@ -52,6 +54,8 @@ FILTER_LABEL = "只在勾选的文档中检索（都不勾选 = 全部文档）"
 COMMENT_PLACEHOLDER = "对回答的意见（可选）：写好后点回答下方的“答案有误”或“有帮助”"
 FEEDBACK_THANKS = {WRONG: "已记录：答案有误。谢谢指正！", HELPFUL: "已记录：有帮助。谢谢！"}
 FEEDBACK_VERDICT = {"wrong": WRONG, "helpful": HELPFUL}
+ANSWER_FAILED = "出错了：这个问题暂时无法回答，请稍后再试。"
+FEEDBACK_FAILED = "反馈暂时无法保存，请稍后再试。"
 DOWNLOAD_NAME = "慈溪资料问答-对话记录.md"
 
 # Gradio's own interface strings that its zh-CN locale lacks (shown as raw keys otherwise).
@@ -249,7 +253,13 @@ class ChatHandlers:
         yield list(history), "", answers, evidence
         sources = set(chosen) if chosen else None
         earlier = [a.question for a in answers]
-        answer = self.get_assistant().ask(question, earlier, sources=sources)
+        try:
+            answer = self.get_assistant().ask(question, earlier, sources=sources)
+        except Exception:  # the page shows a message, never a traceback
+            log.exception("answering %r failed", question)
+            history[-1] = assistant(ANSWER_FAILED)
+            yield history, message, answers, evidence
+            return
         notes = [
             f"结合上文理解为：{answer.query}" if answer.query != question else "",
             filter_note(len(sources) if sources is not None else None),
@@ -260,8 +270,6 @@ class ChatHandlers:
 
     def documents(self) -> tuple[dict, str]:
         """(filter choices, knowledge base description) for the tab."""
-        from .render import describe_knowledge_base
-
         docs = self.get_assistant().documents()
         choices = [(f"{d['title']}（{d['source']}）", d["source"]) for d in docs]
         return gr.update(choices=choices), describe_knowledge_base(docs)
@@ -270,7 +278,8 @@ class ChatHandlers:
         """The conversation with its sources as a Markdown file (None before any answer)."""
         if not answers:
             return None
-        folder = Path(tempfile.gettempdir()) / "qa-chat" / (request.session_hash or "local")
+        session = hashlib.sha256((request.session_hash or "").encode()).hexdigest()[:16]
+        folder = Path(tempfile.gettempdir()) / "qa-chat" / session  # the hash comes from the client
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / DOWNLOAD_NAME
         path.write_text(conversation_markdown(answers), encoding="utf-8")
@@ -290,6 +299,9 @@ class ChatHandlers:
             append_feedback(feedback_path(assistant_.index_dir), record)
         except FeedbackError as exc:
             return escape(exc), comment
+        except OSError:
+            log.exception("cannot write feedback for %s", assistant_.index_dir)
+            return FEEDBACK_FAILED, comment
         return FEEDBACK_THANKS[FEEDBACK_VERDICT[verdict]], ""
 
 

@@ -15,7 +15,14 @@ from qa import NOT_FOUND, Assistant, open_index
 from qa.feedback import feedback_path, read_feedback
 from qa.render import POSSIBLY_RELATED, SOURCES, ref
 from qa.text import Tokenizer
-from qa.ui_chat import EMPTY_PROMPT, PENDING, ChatHandlers, api_functions, build_chat_tab
+from qa.ui_chat import (
+    ANSWER_FAILED,
+    EMPTY_PROMPT,
+    PENDING,
+    ChatHandlers,
+    api_functions,
+    build_chat_tab,
+)
 
 REPORT = """# 慈溪工业报告
 
@@ -145,6 +152,15 @@ def test_overlong_question_is_refused_on_the_server_and_kept_in_the_box(handlers
     assert box == message and answers == []  # nothing silently cut: the user can shorten it
 
 
+def test_engine_failure_is_a_message_not_a_traceback(handlers, engine):
+    def broken(*args, **kwargs):
+        raise RuntimeError("index gone")
+
+    engine.ask = broken
+    _, (history, box, answers, _) = chat(handlers, CHAMPIONS)
+    assert reply(history) == ANSWER_FAILED and box == CHAMPIONS and answers == []
+
+
 def test_question_at_the_limit_is_answered(handlers):
     _, (history, *_) = chat(handlers, "慈溪杨梅种植面积是多少？" + " " * 600)  # stripped
     assert "五万亩" in reply(history)
@@ -153,9 +169,10 @@ def test_question_at_the_limit_is_answered(handlers):
 def test_download_is_the_conversation_as_markdown(handlers):
     _, (history, _, answers, _) = chat(handlers, CHAMPIONS)
     _, (history, _, answers, _) = chat(handlers, UNANSWERABLE, history, answers)
-    request = SimpleNamespace(session_hash="abc")
+    request = SimpleNamespace(session_hash="../../etc")  # the client chooses it
     assert handlers.download([], request) is None
     path = handlers.download(answers, request)
+    assert ".." not in path and path.endswith("慈溪资料问答-对话记录.md")
     text = open(path, encoding="utf-8").read()
     assert text.startswith("# 慈溪资料问答：对话记录")
     assert f"## 1. {CHAMPIONS}" in text and "## 2. " in text
