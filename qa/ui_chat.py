@@ -302,7 +302,9 @@ class ChatHandlers:
         except OSError:
             log.exception("cannot write feedback for %s", assistant_.index_dir)
             return FEEDBACK_FAILED, comment
-        return FEEDBACK_THANKS[FEEDBACK_VERDICT[verdict]], ""
+        thanks = FEEDBACK_THANKS[FEEDBACK_VERDICT[verdict]]
+        gr.Info(thanks, duration=4, title="反馈")  # the status line may be out of view
+        return thanks, ""
 
 
 def user(content: str) -> dict:

@@ -377,6 +377,9 @@ def test_copy_feedback_and_download(open_page, app_server):
     page.locator("#qa-comment textarea").fill("浏览器测试的意见")
     reply.locator(".qa-fb", has_text="答案有误").click()
     expect(page.locator("#qa-status")).to_contain_text("已记录：答案有误")
+    toast = page.locator("[data-testid=toast-body]", has_text="已记录：答案有误")
+    expect(toast).to_be_visible()
+    assert in_viewport(page, toast)  # the status line under the chat may be out of view
     expect(page.locator("#qa-comment textarea")).to_have_value("")
     with page.expect_download() as download:
         page.get_by_role("button", name="下载对话（Markdown）").click()
