@@ -120,7 +120,12 @@ CSS = """
   margin-top: -6px; }
 #qa-counter.qa-over { color: var(--error-text-color, #dc2626); font-weight: 600; }
 #qa-hidden { display: none !important; }
-@media (max-width: 640px) {
+@media (max-width: 700px) {  /* one column: the evidence right under the question box */
+  #qa-main { flex-direction: column; }
+  #qa-left { display: contents; }
+  #qa-left > * { order: 3; }
+  #qa-left > #qa-chat, #qa-left > #qa-ask-row, #qa-left > #qa-counter-box { order: 1; }
+  #qa-right { order: 2; }
   #qa-evidence-box { max-height: none; }
   #qa-chat { height: 56vh !important; }
 }
@@ -322,8 +327,8 @@ def build_chat_tab(
     number-of-sources setting."""
     handlers = ChatHandlers(get_assistant)
     with gr.Tab("问答") as tab:
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=340):
+        with gr.Row(equal_height=False, elem_id="qa-main"):
+            with gr.Column(scale=3, min_width=340, elem_id="qa-left"):
                 chatbot = gr.Chatbot(
                     show_label=False,
                     elem_id="qa-chat",
@@ -334,7 +339,7 @@ def build_chat_tab(
                     buttons=[],
                     feedback_options=None,
                 )
-                with gr.Row(equal_height=True):
+                with gr.Row(equal_height=True, elem_id="qa-ask-row"):
                     box = gr.Textbox(
                         label="问题",
                         placeholder="输入问题，例如：慈溪有几家国家级单项冠军企业？",
@@ -347,7 +352,10 @@ def build_chat_tab(
                         max_lines=6,
                     )
                     send = gr.Button("提问", variant="primary", scale=1, min_width=72)
-                gr.HTML(f'<div id="qa-counter">0 / {MAX_QUESTION_CHARS} 字</div>')
+                gr.HTML(
+                    f'<div id="qa-counter">0 / {MAX_QUESTION_CHARS} 字</div>',
+                    elem_id="qa-counter-box",
+                )
                 gr.Examples(EXAMPLES, inputs=box, label="示例问题")
                 with gr.Accordion("检索范围与设置", open=False):
                     chosen = gr.CheckboxGroup([], label=FILTER_LABEL, elem_id="qa-filter")
@@ -379,7 +387,7 @@ def build_chat_tab(
                         container=False,
                     )
                     send_feedback = gr.Button("feedback", elem_id="qa-fb-send", visible="hidden")
-            with gr.Column(scale=2, min_width=300):
+            with gr.Column(scale=2, min_width=300, elem_id="qa-right"):
                 gr.Markdown("#### 出处与原文")
                 evidence = gr.HTML(evidence_html([]), elem_id="qa-evidence-box")
         answers = gr.State([])
