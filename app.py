@@ -13,36 +13,26 @@ Environment:
     GRADIO_SERVER_NAME  address to bind (default 127.0.0.1; 0.0.0.0 on a Space)
 
 API: ``gradio_client.Client(url).predict("问题", api_name="/ask")`` returns the answer and
-its numbered sources as Markdown.
+its numbered sources as Markdown; ``api_name="/ask_record"`` returns the answer record.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
-import time
-from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
 
 import gradio as gr
 
 from embeddings import DEFAULT_MODEL
-from qa import (
-    DEFAULT_CORPUS,
-    DEFAULT_INDEX,
-    Assistant,
-    QuestionError,
-    Settings,
-    check_question,
-)
-from qa.assistant import MAX_QUESTION_CHARS
+from qa import DEFAULT_CORPUS, DEFAULT_INDEX, Assistant, Settings
 from qa.auth import Access
 from qa.kb_web import announce, build_server
 from qa.overlay import Overlays
-from qa.render import answer_text, escape, render_answer, render_note
+from qa.ui_chat import CSS as CHAT_CSS
+from qa.ui_chat import GRADIO_ZH, HEAD, api_functions, build_chat_tab
 from qa.ui_kb import MAX_UPLOAD_BYTES, KnowledgeBaseTab, build_kb_tab
 
 log = logging.getLogger("app")
@@ -54,32 +44,9 @@ INDEX_DIR = Path(os.environ.get("QA_INDEX_DIR") or DEFAULT_INDEX)
 
 QUEUE_SIZE = 32  # waiting requests beyond this are turned away
 CONCURRENCY = 2  # requests answered at once (2 cores; the engine is thread-safe)
-STREAM_STEPS = 10  # the answer appears in this many steps…
-STREAM_DELAY = 0.04  # …this many seconds apart (well under a second in all)
-DEFAULT_SOURCES = 3
 MAX_SOURCES = Settings().top_k
-
-EXAMPLES = [
-    "慈溪有几家国家级单项冠军企业？",
-    "2017年慈溪全市工业总产值是多少？",
-    "慈溪上市企业总数达到多少家？",
-    "慈溪的市长叫什么名字？",
-]
-EMPTY_PROMPT = "请输入一个问题，例如：慈溪有几家国家级单项冠军企业？"
-CHAT_PLACEHOLDER = (
-    "**用中文提问关于慈溪的问题。**<br>回答中的 [n] 对应下方编号的出处，"
-    "所用句子以高亮标出；资料中没有答案时会直接说明。"
-)
-FOLLOWUP_HINT = (
-    "<small>可以追问：先问“2017年慈溪全市工业总产值是多少？”，再问“那2003年呢？”。"
-    "在“知识库”页可上传自己的文档。</small>"
-)
-CSS = """
-.qa-source { border-left: 3px solid #818cf8; padding: 4px 10px; margin: 8px 0;
-  background: rgba(99, 102, 241, 0.05); border-radius: 4px; }
-.qa-passage { margin-top: 4px; font-size: 0.92em; line-height: 1.6; }
-.qa-source mark { background: #fde68a; color: inherit; padding: 0 1px; }
-"""
+CSS = CHAT_CSS
+I18N = gr.I18n(**{locale: GRADIO_ZH for locale in ("zh-CN", "zh", "en")})
 
 _assistant: Assistant | None = None
 _assistant_lock = threading.Lock()
@@ -102,73 +69,9 @@ ACCESS = Access.from_env(os.environ)  # who may change the knowledge base (qa/au
 KB_TAB = KnowledgeBaseTab(get_assistant, ACCESS, Overlays())
 
 
-# --- chat ---------------------------------------------------------------------------
+# --- chat and API (qa/ui_chat.py) ---------------------------------------------------
 
-
-def _text(content: object) -> str:
-    """The text of a chat message's content (a string, or Gradio's list of parts)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        return str(content.get("text") or "")
-    if isinstance(content, list):
-        return "".join(_text(part) for part in content)
-    return ""
-
-
-def previous_questions(history: list[dict]) -> list[str]:
-    """The user's earlier questions in the chat, oldest first."""
-    return [_text(m["content"]) for m in history if m.get("role") == "user"]
-
-
-def respond(
-    message: str,
-    history: list[dict] | None,
-    max_sources: float = DEFAULT_SOURCES,
-    request: gr.Request = None,
-) -> Iterator[tuple[list[dict], str]]:
-    """Chat handler: yields (chat history, text box value) as the answer streams in.
-
-    A follow-up is rewritten with the earlier questions before retrieval; the reply shows
-    how it was read, the answer with [n] markers, then the numbered sources.
-    """
-    history = list(history or [])
-    message = message or ""
-    if not message.strip():
-        yield history + [{"role": "assistant", "content": EMPTY_PROMPT}], ""
-        return
-    try:
-        question = check_question(message)
-    except QuestionError as exc:
-        shown = message if len(message) <= 80 else message[:80] + "…"
-        user = {"role": "user", "content": shown}
-        yield history + [user, {"role": "assistant", "content": escape(str(exc))}], ""
-        return
-    earlier = previous_questions(history)
-    history += [{"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
-    yield history, ""
-    answer = KB_TAB.assistant_for(request).ask(question, earlier)  # + the session's own files
-    note = f"结合上文理解为：{answer.query}" if answer.query != question else ""
-    prefix = f"{render_note(note)}\n\n" if note else ""
-    step = max(1, math.ceil(len(answer.answer) / STREAM_STEPS))
-    for end in range(step, len(answer.answer), step):
-        history[-1] = {"role": "assistant", "content": prefix + answer_text(answer.answer[:end])}
-        yield history, ""
-        time.sleep(STREAM_DELAY)
-    content = render_answer(answer, int(max_sources), note)
-    history[-1] = {"role": "assistant", "content": content}
-    yield history, ""
-
-
-def ask(question: str) -> str:
-    """Answer one question from the knowledge base: the answer with [n] markers, then the
-    numbered sources (title, section, score, passage with the used sentence in <mark>),
-    as Markdown. Empty or over-long questions get a message instead."""
-    try:
-        question = check_question(question)
-    except QuestionError as exc:
-        return str(exc)
-    return render_answer(get_assistant().ask(question))
+ask, ask_record = api_functions(get_assistant)
 
 
 # --- page ---------------------------------------------------------------------------
@@ -189,53 +92,17 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="慈溪资料问答") as demo:
         gr.Markdown(
             "# 慈溪资料问答\n"
-            "根据慈溪地方政府报告回答问题：每个回答都标明出处 [n]，可在下方原文中核对高亮的句子；"
-            "资料中没有答案时会直接说明。"
+            "根据慈溪地方政府报告回答问题：每个回答都标明出处 [n]，"
+            "点击即可在原文中核对高亮的句子；资料中没有答案时会直接说明。"
         )
         with gr.Tabs():
-            with gr.Tab("问答"):
-                with gr.Row():
-                    with gr.Column(scale=3):
-                        chatbot = gr.Chatbot(
-                            label="对话",
-                            elem_id="chat",
-                            height=560,
-                            placeholder=CHAT_PLACEHOLDER,
-                            latex_delimiters=[],
-                            allow_tags=False,
-                            buttons=["copy"],
-                        )
-                        with gr.Row():
-                            box = gr.Textbox(
-                                placeholder="输入问题，例如：慈溪有几家国家级单项冠军企业？",
-                                show_label=False,
-                                max_length=MAX_QUESTION_CHARS,
-                                elem_id="question",
-                                scale=5,
-                                autofocus=True,
-                            )
-                            send = gr.Button("提问", variant="primary", scale=1, elem_id="send")
-                        gr.Examples(EXAMPLES, inputs=box, label="示例问题")
-                    with gr.Column(scale=1):
-                        max_sources = gr.Slider(
-                            1, MAX_SOURCES, value=DEFAULT_SOURCES, step=1, label="显示来源数"
-                        )
-                        gr.Textbox(MODEL, label="向量模型（QA_MODEL）", interactive=False)
-                        kb_info = gr.Markdown("正在加载知识库…")
-                        gr.Markdown(FOLLOWUP_HINT)
+            chat_tab = build_chat_tab(demo, get_assistant, MODEL, MAX_SOURCES, KB_TAB.assistant_for)
             with gr.Tab("知识库"):
-                build_kb_tab(KB_TAB, demo, kb_info)
+                build_kb_tab(KB_TAB, demo, chat_tab.kb_info)
             build_extra_tabs()
 
-        chat = dict(
-            fn=respond,
-            inputs=[box, chatbot, max_sources],
-            outputs=[chatbot, box],
-            api_visibility="private",
-        )
-        box.submit(**chat)
-        send.click(**chat)
         gr.api(ask, api_name="ask")
+        gr.api(ask_record, api_name="ask_record")
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
     return demo
 
@@ -264,6 +131,8 @@ def main() -> None:
         max_file_size=2 * MAX_UPLOAD_BYTES,  # hard limit; the handler explains the 5 MB one
         theme=gr.themes.Soft(),
         css=CSS,
+        head=HEAD,
+        i18n=I18N,
     )
     print(announce(ACCESS, host, port), flush=True)
     uvicorn.run(server, host=host, port=port, log_level="warning")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,21 +132,30 @@ class Assistant:
 
     # --- answering -------------------------------------------------------------
 
-    def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: Sequence[str] = (),
+        sources: Collection[str] | None = None,
+    ) -> Answer:
         """Answer one question; ``history`` holds the conversation's earlier questions,
-        oldest first, so a follow-up ("那2003年呢？") is read with them."""
-        return self.ask_many([question], [history])[0]
+        oldest first, so a follow-up ("那2003年呢？") is read with them; ``sources`` (document
+        names) limits retrieval to those documents (``None``: all)."""
+        return self.ask_many([question], [history], sources)[0]
 
     def ask_many(
-        self, questions: Sequence[str], histories: Sequence[Sequence[str]] | None = None
+        self,
+        questions: Sequence[str],
+        histories: Sequence[Sequence[str]] | None = None,
+        sources: Collection[str] | None = None,
     ) -> list[Answer]:
         """Answer several questions, embedding them in one batch; ``histories[i]`` is the
-        conversation before ``questions[i]`` (none by default)."""
+        conversation before ``questions[i]`` (none by default); ``sources`` as in ``ask``."""
         questions = [check_question(q) for q in questions]
         histories = list(histories) if histories else [() for _ in questions]
         queries = [rewrite_followup(q, h) for q, h in zip(questions, histories)]
         with self._lock:
-            ranked = self.retriever.search_many(queries, self.settings.top_k)
+            ranked = self.retriever.search_many(queries, self.settings.top_k, sources)
         return [self._answer(q, s, p) for q, s, p in zip(questions, queries, ranked)]
 
     def _answer(self, question: str, query: str, passages: list[Passage]) -> Answer:

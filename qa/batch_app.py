@@ -44,12 +44,12 @@ def answer_file(
         return None, "请先上传问题文件（.txt / .jsonl / .csv / .xlsx）。"
     path = Path(path)
     if path.suffix.lower() not in INPUT_SUFFIXES:
-        return None, f"❌ 不支持的文件 {path.name}：请上传 .txt、.jsonl、.csv 或 .xlsx。"
+        return None, f"未处理：不支持的文件 {path.name}：请上传 .txt、.jsonl、.csv 或 .xlsx。"
     size = path.stat().st_size
     if size > MAX_FILE_MB * 1024 * 1024:
-        return None, f"❌ 文件太大（{size / 1024 / 1024:.1f} MB，上限 {MAX_FILE_MB} MB）。"
+        return None, f"未处理：文件太大（{size / 1024 / 1024:.1f} MB，上限 {MAX_FILE_MB} MB）。"
     if size == 0:
-        return None, "❌ 文件是空的。"
+        return None, "未处理：文件是空的。"
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix="qa-batch-"))
     out = out_dir / f"{path.stem}-answers{output_suffix(path)}"
 
@@ -61,13 +61,13 @@ def answer_file(
         stats = run_batch(assistant, path, out, progress=False, on_progress=report)
     except (ValueError, OSError) as exc:
         log.info("batch upload %s refused: %s", path.name, exc)
-        return None, f"❌ {escape(str(exc))}"
+        return None, f"未处理：{escape(str(exc))}"
     lines = [
-        f"✅ 已处理 {stats.written} 个问题（用时 {stats.seconds:.1f} 秒），"
+        f"已处理 {stats.written} 个问题（用时 {stats.seconds:.1f} 秒），"
         f"下载 **{out.name}** 查看答案与出处。"
     ]
     if stats.errors:
-        lines.append(f"⚠️ {stats.errors} 行无法回答，原因写在 error 列：")
+        lines.append(f"注意：{stats.errors} 行无法回答，原因写在 error 列：")
         shown = stats.first_errors[:SHOWN_ERRORS]
         lines += [f"- {escape(str(ident))}：{escape(message)}" for ident, message in shown]
     return str(out), "\n".join(lines)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import cli
 from .batch import CHUNK, partial_path, run_batch, run_eval
+from .feedback import is_unjudged_feedback
 from .metrics import has_gold, judge, misses, parse_gold, summarize
 from .report import format_table, write_report
 from .tabular import check_output, read_table
@@ -42,6 +43,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     table = read_table(args.input)
+    rows = [row for row in table.rows if not is_unjudged_feedback(row.fields)]
+    if len(rows) < len(table.rows):
+        print(f"left out {len(table.rows) - len(rows)} feedback rows marked wrong (no gold)")
+        table.rows = rows
     if not any(has_gold(row.fields) for row in table.rows):
         raise ValueError(f"{args.input} 没有标准答案：需要 answers（可选 evidence、answerable）")
     golds = [parse_gold(row.fields) for row in table.rows]

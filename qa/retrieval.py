@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
@@ -58,22 +58,38 @@ class Retriever:
             out.append((self.bm25.scores(query), dense))
         return out
 
-    def search(self, query: str, k: int = 5) -> list[Passage]:
-        return self.search_many([query], k)[0]
+    def search(
+        self, query: str, k: int = 5, sources: Collection[str] | None = None
+    ) -> list[Passage]:
+        return self.search_many([query], k, sources)[0]
 
-    def search_many(self, queries: Sequence[str], k: int = 5) -> list[list[Passage]]:
-        """Top ``k`` passages per query, best first; query vectors are embedded in one batch."""
+    def search_many(
+        self, queries: Sequence[str], k: int = 5, sources: Collection[str] | None = None
+    ) -> list[list[Passage]]:
+        """Top ``k`` passages per query, best first; query vectors are embedded in one batch.
+
+        ``sources`` (document names) keeps only those documents' chunks: the fused scores
+        of the others are dropped before the top ``k`` are taken. ``None`` searches all."""
         if not self.chunks:
             return [[] for _ in queries]
         vectors = self.encoder.encode_queries(list(queries))
+        allowed = None if sources is None else self._allowed(sources)
         results = []
         for lexical, dense in self.score_many(queries, vectors):
             fused = weighted_fusion(lexical, dense, self.lexical_weight)
             lexical = minmax(lexical)
+            order = top_k(fused, len(fused) if allowed is not None else k)
+            if allowed is not None:
+                order = order[allowed[order]][:k]
             results.append(
                 [
                     Passage(self.chunks[i], float(fused[i]), float(lexical[i]), float(dense[i]))
-                    for i in top_k(fused, k)
+                    for i in order
                 ]
             )
         return results
+
+    def _allowed(self, sources: Collection[str]) -> np.ndarray:
+        """``(n_chunks,)`` mask of the chunks that belong to one of ``sources``."""
+        wanted = set(sources)
+        return np.array([c.source in wanted for c in self.chunks], dtype=bool)

@@ -9,8 +9,7 @@ import pytest
 
 import app
 from embeddings import FakeEncoder
-from qa import NOT_FOUND, Assistant, open_index
-from qa.render import POSSIBLY_RELATED, SOURCES
+from qa import Assistant, open_index
 from qa.text import Tokenizer
 
 REPORT = """# 慈溪工业报告
@@ -49,19 +48,7 @@ def app_assistant(tmp_path, monkeypatch, app_tokenizer):
     kb = open_index(corpus, tmp_path / "index", FakeEncoder())
     assistant = Assistant(kb, FakeEncoder(), app_tokenizer, index_dir=tmp_path / "index")
     monkeypatch.setattr(app, "_assistant", assistant)
-    monkeypatch.setattr(app, "STREAM_DELAY", 0.0)
     return assistant
-
-
-def chat(message, history=None, max_sources=5):
-    """All the states the chat handler streams, and the last one."""
-    states = list(app.respond(message, history, max_sources))
-    return states, states[-1][0]
-
-
-def reply(history) -> str:
-    assert history[-1]["role"] == "assistant"
-    return history[-1]["content"]
 
 
 def upload_file(tmp_path, name, data: bytes | str):
@@ -72,114 +59,22 @@ def upload_file(tmp_path, name, data: bytes | str):
     return str(path)
 
 
-# --- chat ---------------------------------------------------------------------------
+# --- API and page (the chat tab's handlers: test_ui_chat.py) ------------------------
 
 
-def test_answer_streams_in_then_shows_cited_sources(app_assistant):
-    states, history = chat("慈溪有几家国家级单项冠军企业？")
-    assert len(states) >= 4  # placeholder, partial answers, final reply
-    assert all(box == "" for _, box in states)  # the text box is cleared
-    assert history[0] == {"role": "user", "content": "慈溪有几家国家级单项冠军企业？"}
-    partial = [reply(h) for h, _ in states[1:-1]]
-    assert all(len(a) <= len(b) for a, b in zip(partial, partial[1:]))
-    final = reply(history)
-    assert "3家" in final and "<sup><b>[1]</b></sup>" in final
-    assert f"**{SOURCES}**" in final and "[1] 慈溪工业报告" in final
-    assert "<mark>目前慈溪共有国家级单项冠军企业3家，省级隐形冠军企业2家。</mark>" in final
-    assert "report.md" in final and "相关度" in final
-
-
-def test_streaming_takes_under_a_second(app_assistant, monkeypatch):
-    monkeypatch.setattr(app, "STREAM_DELAY", 0.04)
-    start = time.perf_counter()
-    chat("2017年慈溪全市工业总产值是多少？")
-    assert time.perf_counter() - start < 1.5  # streaming < 1 s, plus the search itself
-
-
-def test_number_of_sources_is_a_setting(app_assistant):
-    _, one = chat("慈溪有几家国家级单项冠军企业？", max_sources=1)
-    _, three = chat("慈溪有几家国家级单项冠军企业？", max_sources=3)
-    assert reply(one).count('class="qa-source"') == 1
-    assert reply(three).count('class="qa-source"') == 3
-
-
-def test_refusal_says_so_and_marks_passages(app_assistant):
-    _, history = chat(UNANSWERABLE)
-    final = reply(history)
-    assert final.startswith(NOT_FOUND)
-    assert POSSIBLY_RELATED in final and "<mark>" not in final
-    assert f"**{SOURCES}**" not in final
-
-
-def test_follow_up_is_read_with_the_previous_question(app_assistant):
-    _, history = chat("2017年慈溪全市工业总产值是多少？")
-    assert "4219.2亿元" in reply(history)
-    _, history = chat("那2003年呢？", history)
-    final = reply(history)
-    assert final.startswith("<small>结合上文理解为：2003年慈溪全市工业总产值是多少？</small>")
-    assert "1002.8亿元" in final.split("**来源**")[0]
-    assert history[-2] == {"role": "user", "content": "那2003年呢？"}
-
-
-def test_follow_up_with_gradio_message_parts(app_assistant):
-    history = [
-        {"role": "user", "content": [{"type": "text", "text": "2017年慈溪全市工业总产值是多少？"}]},
-        {"role": "assistant", "content": [{"type": "text", "text": "……"}]},
-    ]
-    _, history = chat("2003年呢？", history)
-    assert "1002.8亿元" in reply(history).split("**来源**")[0]
-
-
-def test_self_contained_question_is_not_rewritten(app_assistant):
-    _, history = chat("2017年慈溪全市工业总产值是多少？")
-    _, history = chat("慈溪杨梅种植面积是多少？", history)
-    final = reply(history)
-    assert "理解为" not in final and "五万亩" in final
-
-
-def test_document_text_is_escaped(app_assistant):
-    _, history = chat("防护测试段落写了什么？")
-    final = reply(history)
-    assert "防护测试段落" in final
-    assert "<script" not in final and "<img" not in final
-    assert "&lt;script&gt;" in final and "&lt;img" in final
-
-
-@pytest.mark.parametrize("message", ["", "   ", "\n\t", None])
-def test_empty_question_gets_a_prompt(app_assistant, message):
-    states, history = chat(message, [{"role": "user", "content": "之前的问题"}])
-    assert len(states) == 1
-    assert history[-1] == {"role": "assistant", "content": app.EMPTY_PROMPT}
-    assert len(history) == 2  # no empty user message
-
-
-def test_overlong_question_is_refused_on_the_server(app_assistant, monkeypatch):
-    monkeypatch.setattr(app_assistant, "ask", lambda *a, **k: pytest.fail("must not search"))
-    _, history = chat("慈" * 501)
-    assert "问题太长" in reply(history) and "500" in reply(history)
-    assert history[-2]["content"].endswith("…") and len(history[-2]["content"]) < 100
-    assert "问题太长" in app.ask("慈" * 501)
-
-
-def test_question_at_the_limit_is_answered(app_assistant):
-    _, history = chat("慈溪杨梅种植面积是多少？" + " " * 600)  # spaces are stripped
-    assert "五万亩" in reply(history)
-
-
-# --- API ----------------------------------------------------------------------------
-
-
-def test_ask_api_returns_markdown_with_sources(app_assistant):
+def test_ask_api_is_wired_to_the_shared_assistant(app_assistant):
     out = app.ask("慈溪有几家国家级单项冠军企业？")
-    assert "3家" in out and "[1]" in out and "<mark>" in out and "report.md" in out
-    assert app.ask(UNANSWERABLE).startswith(NOT_FOUND)
-    assert app.ask("  ") == "问题为空：请输入一个问题。"
+    assert "3家" in out and "[1]" in out and "report.md" in out
+    assert app.ask_record(UNANSWERABLE)["found"] is False
 
 
-def test_demo_exposes_only_the_named_ask_endpoint():
+def test_demo_exposes_only_the_named_ask_endpoints():
     info = app.demo.get_api_info()
-    assert list(info["named_endpoints"]) == ["/ask"]
-    assert info["named_endpoints"]["/ask"]["parameters"][0]["parameter_name"] == "question"
+    assert sorted(info["named_endpoints"]) == ["/ask", "/ask_record"]
+    for name in ("/ask", "/ask_record"):
+        params = info["named_endpoints"][name]["parameters"]
+        assert [p["parameter_name"] for p in params] == ["question", "history"]
+        assert params[1]["parameter_has_default"] is True  # predict("问题") keeps working
 
 
 def test_queue_is_bounded():
@@ -191,7 +86,6 @@ def test_page_shows_model_read_only_and_examples():
     boxes = [b for b in app.demo.blocks.values() if isinstance(b, gr.Textbox)]
     model = [b for b in boxes if b.value == app.MODEL]
     assert model and model[0].interactive is False
-    assert "慈溪有几家国家级单项冠军企业？" in app.EXAMPLES
     labels = {getattr(b, "label", None) for b in app.demo.blocks.values()}
     assert {"问答", "知识库", "示例问题", "显示来源数"} <= labels
 

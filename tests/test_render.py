@@ -1,21 +1,35 @@
-"""Rendering answers and sources: safe Markdown, highlights, refusal marking."""
+"""Rendering answers and sources: safe HTML for the page, Markdown and plain text for the
+API, clipboard and download; highlights, refusal marking."""
 
 import html
 import re
+from dataclasses import replace
 
 import pytest
 from markdown_it import MarkdownIt
 
 from qa import NOT_FOUND, Answer, Citation
 from qa.render import (
+    CONVERSATION_TITLE,
+    EVIDENCE_EMPTY,
     POSSIBLY_RELATED,
+    REFUSAL_FALLBACK,
     SOURCES,
+    answer_markdown,
+    answer_plain,
     answer_text,
+    chip_label,
+    conversation_markdown,
     describe_knowledge_base,
     escape,
+    evidence_html,
+    evidence_turn,
     highlight,
-    render_answer,
+    md_escape,
+    place,
+    ref,
     render_documents,
+    reply_html,
     shown_citations,
 )
 
@@ -35,7 +49,8 @@ ATTACKS = [
 ]
 # Our own markup: anything else in the rendered HTML came from document text.
 OWN_TAGS = {"div", "b", "br", "small", "mark", "sup", "p", "strong", "table", "thead", "tbody"}
-OWN_TAGS |= {"tr", "th", "td", "ul", "li"}
+OWN_TAGS |= {"tr", "th", "td", "ul", "li", "span"}
+MD_TAGS = {"p", "strong", "blockquote", "br", "h1", "h2"}  # what our Markdown renders to
 
 md = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
 
@@ -72,18 +87,29 @@ def test_escaped_text_makes_no_markup_and_reads_as_written(attack):
 @pytest.mark.parametrize("attack", ATTACKS)
 def test_documents_cannot_inject_anything_anywhere(attack):
     c = citation(text=f"前文{attack}后文", title=attack, section=attack, source=attack)
-    ans = Answer("q", f"{attack}[1]", True, (c,), "q")
-    rendered = render_answer(ans, note=attack)
+    c = replace(c, location=attack)
+    ans = Answer("q", f"{attack}[1]", True, (c,), "q", short_answer=attack)
+    refusal = Answer(attack, NOT_FOUND, False, (c,), attack, reason=attack)
+    rendered = reply_html(ans, 0, notes=[attack]) + reply_html(refusal, 1)
+    rendered += evidence_html([ans, refusal])
     rendered += render_documents([{"source": attack, "title": attack, "chunks": 1}])
     rendered += describe_knowledge_base([{"source": attack, "title": attack, "chunks": 1}])
     assert tags(rendered) <= OWN_TAGS
-    attributes = re.findall(r"<[a-z]+\s([^>]*)>", md.render(rendered))
-    assert set(attributes) <= {
-        'class="qa-source"',
-        'class="qa-passage"',
-        'style="text-align:right"',
-    }
+    attributes = set(re.findall(r"<[a-z]+\s([^>]*)>", md.render(rendered)))
+    own = re.compile(r'(class="qa-[a-z0-9 -]+"|id="qa-src-\d+-\d+"|role="button"|tabindex="0"| )+')
+    assert all(own.fullmatch(a) or a == 'style="text-align:right"' for a in attributes)
     assert attack.split("\n")[0] in visible_text(rendered)  # shown as text
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_markdown_output_makes_no_markup_from_documents(attack):
+    c = citation(text=f"前文{attack}后文", title=attack, section=attack, source=attack)
+    ans = Answer(attack, f"{attack}[1]", True, (c,), attack)
+    out = answer_markdown(ans) + conversation_markdown([ans])
+    rendered = md.render(out)
+    assert set(re.findall(r"<([a-zA-Z][a-zA-Z0-9]*)", rendered)) <= MD_TAGS
+    assert "<img" not in rendered and "<a " not in rendered
+    assert attack.split("\n")[0].strip() in visible_text(out).replace("\n", "")
 
 
 def test_escape_keeps_chinese_and_numbers_readable():
@@ -109,38 +135,65 @@ def test_highlight_survives_odd_spans():
     assert highlight(text, [(4, 2)]) == text
 
 
-def test_answer_text_bolds_markers_of_existing_sources_only():
-    assert answer_text("有3家。[1]", [1]) == "有3家。<sup><b>[1]</b></sup>"
+def test_answer_text_makes_markers_of_existing_sources_clickable():
+    assert answer_text("有3家。[1]", [1]) == f"有3家。{ref(1)}"
+    assert 'class="qa-ref qa-n-1"' in ref(1)
     assert "[7]" not in answer_text("有3家。[7]", [1])  # not a source: shown as text
     assert visible_text(answer_text("有3家。[7]", [1])).strip() == "有3家。[7]"
 
 
-def test_render_answer_with_sources():
-    out = render_answer(answer())
-    assert out.startswith("慈溪有国家级单项冠军3家。<sup><b>[1]</b></sup>")
-    assert f"**{SOURCES}**" in out
-    assert "[1] 报告" in out and "第一章 &gt; 一、" in out and "a.md" in out
-    assert "相关度 0.877" in out
-    assert "<mark>慈溪有国家级单项冠军3家。</mark>其他内容。" in out
-    assert POSSIBLY_RELATED not in out
+def test_reply_says_the_short_answer_first_then_quotes_the_sentence():
+    ans = replace(answer(text="国家级单项冠军3家[1]"), short_answer="3家")
+    out = reply_html(ans, 4, notes=["结合上文理解为：<b>慈溪</b>", ""])
+    assert out.startswith('<div class="qa-reply qa-turn-4">')
+    assert '<small class="qa-note">结合上文理解为：&lt;b&gt;慈溪&lt;/b&gt;</small>' in out
+    assert out.index('<b class="qa-short">3家</b>') < out.index('class="qa-quote"')
+    assert f"“慈溪有国家级单项冠军3家。{ref(1)}”" in out
+    assert '<span class="qa-chip qa-n-1" role="button" tabindex="0">&#91;1&#93; 报告</span>' in out
+    assert "答案有误" in out and "有帮助" in out and "复制" in out
+    assert "\n" not in out  # one HTML block for the chat's Markdown
 
 
-def test_render_refusal_marks_passages_as_possibly_related():
-    c = citation(highlights=())
-    out = render_answer(answer(found=False, citations=[c]))
-    assert out.startswith(NOT_FOUND)
-    assert f"**{POSSIBLY_RELATED}**" in out
-    assert SOURCES not in out.replace(POSSIBLY_RELATED, "")
-    assert "<mark>" not in out
+def test_reply_without_short_answer_bolds_the_answer_and_does_not_repeat_it():
+    out = reply_html(answer(), 0)
+    assert f'<b class="qa-short">慈溪有国家级单项冠军3家。{ref(1)}</b>' in out
+    assert "qa-quote" not in out  # the quoted sentence would be the answer again
 
 
-def test_render_refusal_without_passages_is_just_the_reply():
-    assert render_answer(answer(found=False, citations=[])) == NOT_FOUND
+def test_chips_show_title_and_page():
+    c = citation(title="慈溪市二〇二〇年政府工作报告全文", page=6)
+    assert chip_label(c) == "[1] 慈溪市二〇二〇年政府工作报… · 第 6 页"
+    assert chip_label(replace(c, page_end=7)) == "[1] 慈溪市二〇二〇年政府工作报… · 第 6–7 页"
+    assert chip_label(replace(c, location="Sheet1 第 12 行")).endswith("· Sheet1 第 12 行")
+    assert chip_label(citation()) == "[1] 报告"
+    assert place(citation()) == ""
 
 
-def test_note_is_shown_first_and_escaped():
-    out = render_answer(answer(), note="结合上文理解为：<b>2003年</b>")
-    assert out.startswith("<small>结合上文理解为：&lt;b&gt;2003年&lt;/b&gt;</small>\n\n")
+def test_refusal_reply_gives_the_reason_and_marks_chips_possibly_related():
+    ans = replace(answer(found=False, citations=[citation(highlights=())]), reason="没有市长")
+    out = reply_html(ans, 0)
+    assert f'<b class="qa-short">{NOT_FOUND}</b>' in out and "原因：没有市长" in out
+    assert "可能相关：" in out and "qa-quote" not in out
+    assert "原因：" + REFUSAL_FALLBACK in reply_html(answer(found=False), 0)
+    said = Answer("问题", NOT_FOUND + "没有市长", False, (), reason="没有市长")
+    assert "原因：" not in reply_html(said, 0)  # the answer already says why
+
+
+def test_evidence_panel_shows_the_newest_reply_with_highlights():
+    cs = [citation(n=1, page=6), citation(n=2, highlights=(), title="另一篇")]
+    first, second = answer(citations=cs), answer(found=False, citations=cs)
+    out = evidence_html([first, second])
+    assert out.count('class="qa-ev ') == 2 and out.count("qa-ev-active") == 1
+    assert '<div class="qa-ev qa-ev-active qa-turn-1">' in out
+    assert 'id="qa-src-0-1"' in out and 'id="qa-src-1-2"' in out
+    turn = evidence_turn(first, 0)
+    assert "问：问题" in turn and f">{SOURCES}<" in turn and POSSIBLY_RELATED not in turn
+    assert "<mark>慈溪有国家级单项冠军3家。</mark>其他内容。" in turn
+    assert "第一章 &gt; 一、 · 第 6 页 · a.md · 相关度 0.877" in turn
+    refused = evidence_turn(second, 1)
+    assert refused.index(f'qa-related">{POSSIBLY_RELATED}') > refused.index("原因：")
+    assert EVIDENCE_EMPTY in evidence_html([])
+    assert "没有可显示的段落" in evidence_turn(answer(found=False, citations=[]), 0)
 
 
 def test_max_sources_keeps_cited_ones():
@@ -149,13 +202,48 @@ def test_max_sources_keeps_cited_ones():
     assert [c.n for c in shown_citations(ans, 2)] == [1, 2, 4]
     assert [c.n for c in shown_citations(ans)] == [1, 2, 3, 4, 5]
     assert [c.n for c in shown_citations(ans, 0)] == [4]
-    assert render_answer(ans, 2).count('class="qa-source"') == 3
+    assert evidence_turn(ans, 0, 2).count('class="qa-source"') == 3
+    assert reply_html(ans, 0, 2).count('class="qa-chip ') == 3
 
 
-def test_no_blank_line_inside_a_source_block():
+def test_no_blank_line_inside_the_html():
     c = citation(text="第一段。\n\n第二段。\r\n\r\n第三段。")
-    block = render_answer(answer(citations=[c])).split(f"**{SOURCES}**\n\n")[1]
-    assert "\n\n" not in block
+    assert "\n" not in evidence_html([answer(citations=[c])]) + reply_html(answer(), 0)
+
+
+def test_markdown_answer_has_markers_and_numbered_sources_without_html():
+    out = answer_markdown(answer(citations=[citation(page=6), citation(n=2, highlights=())]))
+    assert out.startswith("慈溪有国家级单项冠军3家。[1]\n\n**来源**\n\n")
+    assert "[1] **报告** · 第一章 \\> 一、 · 第 6 页 · a.md" in out
+    assert "> **慈溪有国家级单项冠军3家。**其他内容。" in out and "[2] **报告**" in out
+    assert "<" not in out.replace("\\<", "")
+    refusal = answer_markdown(replace(answer(found=False), reason="资料只到2020年"))
+    assert refusal.startswith(f"{NOT_FOUND}\n\n原因：资料只到2020年\n\n**{POSSIBLY_RELATED}**")
+    assert answer_markdown(answer(found=False, citations=[])).startswith(NOT_FOUND)
+
+
+def test_md_escape_keeps_text_readable():
+    assert md_escape("2017年总产值4219.2亿元（增长8%）") == "2017年总产值4219.2亿元（增长8%）"
+    assert md_escape("1. 列表") == "1\\. 列表" and md_escape("# 标题") == "\\# 标题"
+    assert md_escape("[1](x)") == "\\[1\\]\\(x\\)"
+    assert visible_text(md_escape("a <b>&amp; [1]")).strip() == "a <b>&amp; [1]"
+
+
+def test_plain_text_for_the_clipboard():
+    cs = [citation(page=6), citation(n=2, highlights=(), title="另一篇", section="")]
+    out = answer_plain(answer(citations=cs))
+    assert out == (
+        "慈溪有国家级单项冠军3家。[1]\n\n来源：\n"
+        "[1] 报告 · 第一章 > 一、 · 第 6 页：“慈溪有国家级单项冠军3家。”\n[2] 另一篇"
+    )
+    copy = reply_html(answer(citations=cs), 0).split('<span class="qa-copytext">')[1]
+    assert html.unescape(copy.split("</span>")[0]) == out
+
+
+def test_conversation_download_lists_each_question_with_its_sources():
+    out = conversation_markdown([answer(), answer(found=False)])
+    assert out.startswith(f"# {CONVERSATION_TITLE}\n\n## 1. 问题\n\n慈溪有国家级单项冠军3家。[1]")
+    assert "## 2. 问题" in out and POSSIBLY_RELATED in out and out.endswith("\n")
 
 
 def test_documents_table_and_description():
