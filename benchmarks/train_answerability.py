@@ -5,10 +5,10 @@
 
 Fits two logistic regressions (scikit-learn) on the ``fit`` split (even articles): the
 candidate ranker on every candidate row, then the confidence model on the candidate each
-question would get; picks the threshold that minimises 10 × wrong answers + refusals of
-answerable questions on that split, and prints question-level figures and a calibration table for the ``report`` split (odd
-articles; none of its paragraphs were seen in fitting). ``--write`` stores the weights in
-``qa/data/answerability.json``.
+question would get. Picks the threshold that minimises 10 × wrong answers + refusals of
+answerable questions on that split, and prints question-level figures and a calibration table
+for the ``report`` split (odd articles; none of its paragraphs were seen in fitting).
+``--write`` stores the weights in ``qa/data/answerability.json``.
 """
 
 from __future__ import annotations
