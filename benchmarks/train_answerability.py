@@ -106,6 +106,13 @@ def main() -> None:
     parser.add_argument("rows", nargs="*", type=Path)
     parser.add_argument("--write", action="store_true", help="store the fitted model")
     parser.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
+    parser.add_argument(
+        "--confidence-on",
+        choices=("real", "all"),
+        default="real",
+        help="questions the confidence model and threshold are fitted on: real ones (the set's "
+        "own questions, answerable or held out) or all (with the perturbed ones too)",
+    )
     args = parser.parse_args()
     from sklearn.linear_model import LogisticRegression
 
@@ -116,7 +123,12 @@ def main() -> None:
     ranker.fit(np.array([r["x"] for r in fit]), np.array([r["label"] for r in fit]))
     zeros = np.zeros(len(FEATURES) + 2)
     model = Model(ranker.coef_[0], float(ranker.intercept_[0]), zeros, 0.0, 0.5)
-    fit_picks = [q for q in picks(fit, model) if q["z"] is not None]
+    kinds = (
+        ("original", "heldout")
+        if args.confidence_on == "real"
+        else ("original", "heldout", "perturbed")
+    )
+    fit_picks = [q for q in picks(fit, model) if q["z"] is not None and q["kind"] in kinds]
     judge = LogisticRegression(C=args.C, max_iter=2000)
     judge.fit(np.array([q["z"] for q in fit_picks]), np.array([q["correct"] for q in fit_picks]))
     model = Model(
@@ -126,7 +138,7 @@ def main() -> None:
         float(judge.intercept_[0]),
         0.5,
     )
-    fit_q = picks(fit, model)
+    fit_q = [q for q in picks(fit, model) if q["kind"] in kinds]
     threshold = best_threshold(
         np.array([q["p"] for q in fit_q]),
         np.array([q["correct"] for q in fit_q]),
@@ -134,11 +146,16 @@ def main() -> None:
     )
     print(f"rows: fit {len(fit)}, report {len(held)}; threshold {threshold:.3f} (chosen on fit)")
     print("rank weights:", {f: round(float(w), 2) for f, w in zip(FEATURES, model.rank_weights)})
-    for name, qs in (("fit (in-sample)", fit_q), ("report (held out)", picks(held, model))):
+    held_q = picks(held, model)
+    for name, qs in (("fit (in-sample)", fit_q), ("report (held out)", held_q)):
         print(f"\n{name}")
         for kind in sorted({q["set"] for q in qs}):
-            figures = report([q for q in qs if q["set"] == kind], threshold)
-            print(f"  {kind}: " + ", ".join(fmt(k, v) for k, v in figures.items()))
+            for mix, wanted in (("real", ("original", "heldout")), ("all", None)):
+                sel = [
+                    q for q in qs if q["set"] == kind and (wanted is None or q["kind"] in wanted)
+                ]
+                figures = report(sel, threshold)
+                print(f"  {kind} [{mix}]: " + ", ".join(fmt(k, v) for k, v in figures.items()))
         print("  calibration (p bin, n, mean p, share correct):")
         for row in calibration(qs):
             print(f"    {row[0]}  n={row[1]:4d}  p={row[2]:.2f}  correct={row[3]:.2f}")

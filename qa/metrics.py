@@ -123,7 +123,9 @@ class Judgement:
     correct: bool  # answerable: found and contains a gold answer; unanswerable: refused
     rank: int | None  # of the evidence among the citations (None: not cited, or no evidence)
     has_evidence: bool
-    error: str | None = None  # the record is an error record: left out of every metric
+    error: str | None = None  # the record is an error record: it counts as wrong
+    em: float | None = None  # short answer vs gold (answerable questions with answers)
+    f1: float | None = None
 
 
 def judge(gold: Gold, record: dict, k: int = 10) -> Judgement:
@@ -131,26 +133,74 @@ def judge(gold: Gold, record: dict, k: int = 10) -> Judgement:
     found = bool(record.get("found"))
     texts = [c.get("text", "") for c in record.get("citations") or []]
     rank = evidence_rank(texts, gold.evidence, k) if gold.evidence else None
-    if gold.answerable:
+    error = record.get("error")
+    if error:
+        correct = False  # an error is a wrong answer, never a missing row
+    elif gold.answerable:
         correct = found and answer_matches(record.get("answer") or "", gold.answers)
     else:
         correct = not found
-    error = record.get("error")
-    return Judgement(gold.answerable, found, correct, rank, bool(gold.evidence), error)
+    em = f1 = None
+    if gold.answerable and gold.answers:
+        short = str(record.get("short_answer") or "") if found and not error else ""
+        em = max(exact_match(short, g) for g in gold.answers)
+        f1 = max(char_f1(short, g) for g in gold.answers)
+    return Judgement(gold.answerable, found, correct, rank, bool(gold.evidence), error, em, f1)
+
+
+_PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def _chars(text: str) -> list[str]:
+    """CMRC 2018's evaluation units: each CJK character alone, Latin words and numbers whole,
+    punctuation and spaces dropped."""
+    out: list[str] = []
+    for piece in re.findall(r"[\u3400-\u9fff]|[^\u3400-\u9fff]+", normalize(text)):
+        if re.match(r"[\u3400-\u9fff]", piece):
+            out.append(piece)
+        else:
+            out += [w for w in _PUNCT.split(piece) if w]
+    return out
+
+
+def exact_match(prediction: str, gold: str) -> float:
+    return float(bool(_chars(gold)) and _chars(prediction) == _chars(gold))
+
+
+def char_f1(prediction: str, gold: str) -> float:
+    """F1 over the longest common substring of units, as CMRC 2018's official script."""
+    p, g = _chars(prediction), _chars(gold)
+    if not p or not g:
+        return 0.0
+    best = 0
+    table = [0] * (len(g) + 1)
+    for a in p:  # longest common substring, one row at a time
+        prev = 0
+        for j, b in enumerate(g, 1):
+            cur = table[j]
+            table[j] = prev + 1 if a == b else 0
+            best = max(best, table[j])
+            prev = cur
+    if not best:
+        return 0.0
+    precision, recall = best / len(p), best / len(g)
+    return 2 * precision * recall / (precision + recall)
 
 
 def summarize(
     judgements: Sequence[Judgement], latencies: Sequence[float | None] = ()
 ) -> dict[str, float | int | None]:
-    """Counts and metrics over judged questions (error records excluded), latency in seconds."""
-    ok = [j for j in judgements if not j.error]
-    answerable = [j for j in ok if j.answerable]
-    unanswerable = [j for j in ok if not j.answerable]
-    ranks = [j.rank for j in ok if j.has_evidence]
+    """Counts and metrics over judged questions, latency in seconds. An error record counts as
+    a wrong answer (or a failed refusal) and as evidence not cited."""
+    answerable = [j for j in judgements if j.answerable]
+    unanswerable = [j for j in judgements if not j.answerable]
+    ranks = [j.rank for j in judgements if j.has_evidence]
+    ems = [j.em for j in answerable if j.em is not None]
+    f1s = [j.f1 for j in answerable if j.f1 is not None]
     times = latency_stats([t for t in latencies if t is not None])
     return {
         "questions": len(judgements),
-        "errors": len(judgements) - len(ok),
+        "errors": sum(1 for j in judgements if j.error),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
         "with_evidence": len(ranks),
@@ -159,7 +209,9 @@ def summarize(
         "mrr@10": mrr(ranks, 10),
         "answer_accuracy": rate([j.correct for j in answerable]),
         "refusal_accuracy": rate([j.correct for j in unanswerable]),
-        "false_refusals": rate([not j.found for j in answerable]),
+        "false_refusals": rate([not j.found and not j.error for j in answerable]),
+        "short_answer_em": float(np.mean(ems)) if ems else None,
+        "short_answer_f1": float(np.mean(f1s)) if f1s else None,
         "timed": sum(t is not None for t in latencies),
         "latency_mean": times["mean"],
         "latency_p50": times["p50"],

@@ -114,10 +114,7 @@ def used_sentences(answer: Answer) -> list[tuple[int, str]]:
 
 def headline(answer: Answer) -> str:
     """What is said first, in bold: the short answer, else the answer without its markers."""
-    # The base ``Assistant._answer`` passes ``extra`` positionally into ``short_answer``;
-    # the answer-selection rewrite passes it by name, and then this check can go.
-    short = answer.short_answer if isinstance(answer.short_answer, str) else ""
-    return short or _MARKER.sub("", answer.answer).strip()
+    return answer.short_answer or _MARKER.sub("", answer.answer).strip()
 
 
 def refusal_reason(answer: Answer) -> str:

@@ -20,6 +20,8 @@ METRICS = (
     ("answer_accuracy", "answer accuracy", "answerable", "rate"),
     ("refusal_accuracy", "refusal accuracy (unanswerable)", "unanswerable", "rate"),
     ("false_refusals", "false refusals (answerable)", "answerable", "rate"),
+    ("short_answer_em", "short_answer exact match", "answerable", "rate"),
+    ("short_answer_f1", "short_answer F1 (CMRC chars)", "answerable", "rate"),
     ("latency_p50", "latency p50", "timed", "ms"),
     ("latency_p95", "latency p95", "timed", "ms"),
 )
