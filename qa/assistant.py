@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from embeddings import Encoder, load_encoder
 
@@ -22,6 +24,7 @@ from .answering import (
     weighted_terms,
 )
 from .chunking import ChunkParams
+from .errors import QuestionError
 from .followup import rewrite_followup
 from .indexing import DEFAULT_CORPUS, DEFAULT_INDEX, add_documents, file_hashes, open_index
 from .indexing import remove_document as _remove_document
@@ -35,10 +38,6 @@ log = logging.getLogger(__name__)
 
 NOT_FOUND = "资料中没有找到能回答这个问题的内容。"
 MAX_QUESTION_CHARS = 500
-
-
-class QuestionError(ValueError):
-    """A question that cannot be asked (empty, too long)."""
 
 
 def check_question(question: object, max_chars: int = MAX_QUESTION_CHARS) -> str:
@@ -59,10 +58,21 @@ class Settings:
     answer: AnswerParams = AnswerParams()
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What one question is answered from: a knowledge base and the retriever (BM25, IDF)
+    built on it. Never changed once published; a change publishes a new one."""
+
+    kb: KnowledgeBase
+    retriever: Retriever
+
+
 class Assistant:
     """Answers questions from a knowledge base with cited, extractive answers.
 
-    Thread-safe for ``ask``; ``add_files``/``remove_document`` take a lock.
+    Thread-safe. Each question reads one ``Snapshot``; ``add_files``/``remove_document``
+    build the next one aside (embedding included), save it, then swap it in under a
+    short lock, so questions keep being answered while a document is added.
     """
 
     def __init__(
@@ -73,15 +83,33 @@ class Assistant:
         settings: Settings = Settings(),
         index_dir: str | Path | None = None,
     ):
-        self.kb = kb
         self.encoder = encoder
         self.tokenizer = tokenizer or Tokenizer()
         self.settings = settings
         self.index_dir = Path(index_dir) if index_dir else None
-        self.retriever = Retriever(
-            kb, encoder, self.tokenizer, settings.lexical_weight, settings.candidates
+        self._lock = threading.Lock()  # guards the swap of ``_snapshot``
+        self._change_lock = threading.RLock()  # one change at a time
+        self._reading = threading.local()  # the snapshot a thread is answering from
+        self._snapshot = self._snapshot_of(kb)
+
+    def _snapshot_of(self, kb: KnowledgeBase) -> Snapshot:
+        retriever = Retriever(
+            kb, self.encoder, self.tokenizer, self.settings.lexical_weight, self.settings.candidates
         )
-        self._lock = threading.RLock()
+        return Snapshot(kb, retriever)
+
+    def snapshot(self) -> Snapshot:
+        """The snapshot this thread reads: the one its current question started with,
+        else the latest."""
+        return getattr(self._reading, "snapshot", None) or self._snapshot
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        return self.snapshot().kb
+
+    @property
+    def retriever(self) -> Retriever:
+        return self.snapshot().retriever
 
     @classmethod
     def open(
@@ -119,9 +147,12 @@ class Assistant:
         questions = [check_question(q) for q in questions]
         histories = list(histories) if histories else [() for _ in questions]
         queries = [rewrite_followup(q, h) for q, h in zip(questions, histories)]
-        with self._lock:
-            ranked = self.retriever.search_many(queries, self.settings.top_k)
-        return [self._answer(q, s, p) for q, s, p in zip(questions, queries, ranked)]
+        self._reading.snapshot = snapshot = self._snapshot  # search and IDF read the same one
+        try:
+            ranked = snapshot.retriever.search_many(queries, self.settings.top_k)
+            return [self._answer(q, s, p) for q, s, p in zip(questions, queries, ranked)]
+        finally:
+            self._reading.snapshot = None
 
     def _answer(self, question: str, query: str, passages: list[Passage]) -> Answer:
         params = self.settings.answer
@@ -170,36 +201,69 @@ class Assistant:
     # --- knowledge base management ----------------------------------------------
 
     def documents(self) -> list[dict]:
-        """One row per document: source, title, number of chunks."""
+        """One row per document: source, title, number of chunks (from one snapshot)."""
         rows: dict[str, dict] = {}
-        for chunk in self.kb.chunks.values():
+        for chunk in self.snapshot().kb.chunks.values():
             row = rows.setdefault(
                 chunk.source, {"source": chunk.source, "title": chunk.title, "chunks": 0}
             )
             row["chunks"] += 1
         return list(rows.values())
 
-    def add_files(self, paths: Sequence[str | Path], names: Sequence[str] | None = None) -> int:
+    def add_files(
+        self,
+        paths: Sequence[str | Path],
+        names: Sequence[str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
         """Read, chunk and embed files into the index (a same-named document is replaced),
-        then save it. Raises ``UnreadableDocument`` for a file that cannot be read."""
+        save it, then answer from it. Raises ``UnreadableDocument`` for a file that cannot
+        be read and ``StorageError`` when the save fails (then nothing has changed).
+        ``progress(done, total)`` follows the embedding, in passages."""
         names = list(names) if names else [Path(p).name for p in paths]
         docs = [read_document(p, name) for p, name in zip(paths, names)]
         hashes = {n: file_hashes([Path(p)])[Path(p).name] for p, n in zip(paths, names)}
-        with self._lock:
-            added = add_documents(self.kb, docs, self.encoder, self._chunking(), hashes)
-            self._changed()
+        encoder = _Progress(self.encoder, progress) if progress else self.encoder
+        with self._change_lock:
+            kb = self._snapshot.kb.copy()
+            added = add_documents(kb, docs, encoder, self._chunking(kb), hashes)
+            self._publish(kb)
         return added
 
     def remove_document(self, source: str) -> int:
-        with self._lock:
-            removed = _remove_document(self.kb, source)
-            self._changed()
+        with self._change_lock:
+            kb = self._snapshot.kb.copy()
+            removed = _remove_document(kb, source)
+            self._publish(kb)
         return removed
 
-    def _chunking(self) -> ChunkParams:
-        return ChunkParams(**self.kb.manifest.get("chunking", {}))
+    @staticmethod
+    def _chunking(kb: KnowledgeBase) -> ChunkParams:
+        return ChunkParams(**kb.manifest.get("chunking", {}))
 
-    def _changed(self) -> None:
-        self.retriever.refresh()
+    def _publish(self, kb: KnowledgeBase) -> None:
+        """Save ``kb`` (a failure leaves disk and memory as they were), then swap it in."""
         if self.index_dir:
-            save(self.kb, self.index_dir)
+            save(kb, self.index_dir)
+        snapshot = self._snapshot_of(kb)
+        with self._lock:
+            self._snapshot = snapshot
+
+
+class _Progress:
+    """An encoder that reports ``(passages embedded, total)`` while embedding passages."""
+
+    def __init__(self, encoder: Encoder, report: Callable[[int, int], None], step: int = 16):
+        self.encoder, self.report, self.step = encoder, report, step
+        self.name, self.dim = encoder.name, encoder.dim
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encoder.encode_queries(texts)
+
+    def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        parts, total = [], len(texts)
+        self.report(0, total)
+        for start in range(0, total, self.step):
+            parts.append(self.encoder.encode_passages(texts[start : start + self.step]))
+            self.report(min(start + self.step, total), total)
+        return np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)

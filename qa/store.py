@@ -11,6 +11,7 @@ save leaves the previous index usable. No pickle anywhere.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -22,16 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import IndexMismatch, storage_error
 from .records import Chunk
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
 MANIFEST, CHUNKS, VECTORS = "manifest.json", "chunks.jsonl", "vectors.faiss"
-
-
-class IndexMismatch(RuntimeError):
-    """The index on disk was built differently from what is asked (or is damaged)."""
 
 
 def faiss_id(chunk_id: str) -> int:
@@ -56,6 +54,16 @@ class KnowledgeBase:
 
     def __len__(self) -> int:
         return len(self.chunks)
+
+    def copy(self) -> KnowledgeBase:
+        """An independent copy (vectors included) to build a change on."""
+        import copy
+
+        import faiss
+
+        return KnowledgeBase(
+            self.dim, copy.deepcopy(self.manifest), dict(self.chunks), faiss.clone_index(self.index)
+        )
 
     @property
     def sources(self) -> list[str]:
@@ -111,10 +119,20 @@ def corpus_fingerprint(documents: dict[str, str]) -> str:
 
 
 def save(kb: KnowledgeBase, folder: str | Path) -> None:
-    """Write ``kb`` to ``folder`` atomically (temp folder, then rename)."""
+    """Write ``kb`` to ``folder`` atomically (temp folder, then rename); a failed write
+    raises ``StorageError`` naming the cause and leaves the previous index as it was."""
+    folder = Path(folder)
+    try:
+        _save(kb, folder)
+    except OSError as exc:
+        raise storage_error(exc, folder) from exc
+    except RuntimeError as exc:  # faiss reports a failed write as a RuntimeError
+        raise storage_error(OSError(errno.EIO, str(exc)), folder) from exc
+
+
+def _save(kb: KnowledgeBase, folder: Path) -> None:
     import faiss
 
-    folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     try:
