@@ -10,6 +10,7 @@ from pathlib import Path
 from embeddings import Encoder
 
 from .chunking import ChunkParams, chunk_document
+from .errors import CorpusNotFound
 from .readers import read_document, supported_suffixes
 from .records import Document
 from .retrieval import indexed_text
@@ -118,7 +119,7 @@ def build_index(
     """
     corpus, index_dir = Path(corpus), Path(index_dir)
     if not corpus.is_dir():
-        raise FileNotFoundError(f"corpus folder not found: {corpus}")
+        raise CorpusNotFound(f"找不到文档文件夹：{corpus}")
     previous = None
     if compatible(read_manifest(index_dir), encoder, params):
         try:
@@ -154,12 +155,13 @@ def open_index(
     manifest = read_manifest(index_dir)
     if corpus is None:
         if manifest is None:
-            raise IndexMismatch(f"no index in {index_dir}: build it with `python -m qa index`")
+            raise IndexMismatch(f"{index_dir} 中没有索引：请先运行 `python -m qa index`")
         if not compatible(manifest, encoder, params):
             raise IndexMismatch(
-                f"the index in {index_dir} was built with model {manifest.get('model')!r} and "
-                f"chunking {manifest.get('chunking')}; asked for {encoder.name!r} and "
-                f"{params.to_json()}. Rebuild it with `python -m qa index --model ...`."
+                f"{index_dir} 的索引是用模型 {manifest.get('model')!r}、分段 "
+                f"{manifest.get('chunking')} 建立的，"
+                f"这次要求 {encoder.name!r}、{params.to_json()}："
+                "请用 `python -m qa index --model ...` 重建"
             )
         return load(index_dir)
     files = corpus_files(corpus)

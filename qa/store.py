@@ -183,6 +183,27 @@ def load(folder: str | Path) -> KnowledgeBase:
     return kb
 
 
+LEFTOVER_AGE_S = 600.0  # a temp folder untouched this long belongs to no running save
+
+
+def clean_leftovers(folder: str | Path, min_age_s: float = LEFTOVER_AGE_S) -> int:
+    """Remove the temp folders interrupted saves of ``folder`` left behind; returns how many."""
+    import time
+
+    folder = Path(folder)
+    removed = 0
+    for tmp in folder.parent.glob(f".{folder.name}.tmp-*"):
+        try:
+            if tmp.is_dir() and time.time() - tmp.stat().st_mtime >= min_age_s:
+                shutil.rmtree(tmp)
+                removed += 1
+        except OSError as exc:
+            log.warning("cannot remove %s: %s", tmp, exc)
+    if removed:
+        log.info("removed %d leftover temp folders of %s", removed, folder)
+    return removed
+
+
 def _recover(folder: Path) -> Path:
     """Finish a swap that was interrupted between its two renames."""
     old = folder.with_name(f".{folder.name}.old")
