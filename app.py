@@ -9,6 +9,9 @@ Environment:
     QA_CORPUS_DIR  documents folder (default: the bundled data/corpus)
     QA_INDEX_DIR   index folder (default: index/)
 
+Questions arriving together are answered in one batch (``qa.microbatch``); uploads are
+indexed by a low-priority background worker (``qa.worker``), so answering never stalls.
+
 API: ``gradio_client.Client(url).predict("问题", api_name="/ask")`` returns the answer and
 its numbered sources as Markdown.
 """
@@ -33,10 +36,11 @@ from qa import (
     Assistant,
     QuestionError,
     Settings,
-    UnreadableDocument,
     check_question,
 )
 from qa.assistant import MAX_QUESTION_CHARS
+from qa.errors import QAError
+from qa.microbatch import MAX_WAITING
 from qa.readers import supported_suffixes
 from qa.render import (
     answer_text,
@@ -46,6 +50,8 @@ from qa.render import (
     render_documents,
     render_note,
 )
+from qa.serving import UploadQuota, services
+from qa.store import clean_leftovers
 
 log = logging.getLogger("app")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # read when the page is built
@@ -57,8 +63,11 @@ INDEX_DIR = Path(os.environ.get("QA_INDEX_DIR") or DEFAULT_INDEX)
 MAX_UPLOAD_MB = 5
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 MAX_UPLOAD_FILES = 10
-QUEUE_SIZE = 32  # waiting requests beyond this are turned away
-CONCURRENCY = 2  # requests answered at once (2 cores; the engine is thread-safe)
+QUEUE_SIZE = 4 * MAX_WAITING  # Gradio's own limit, far above the batcher's busy threshold
+CONCURRENCY = 2  # other events run at once (2 cores; the engine is thread-safe)
+ASK_CONCURRENCY = MAX_WAITING  # questions handed to the micro-batcher at once
+UPLOAD_POLL_S = 0.5  # how often an upload's progress is shown
+CACHE_CLEANING = (600, 3600)  # every 10 min, delete uploads older than an hour
 STREAM_STEPS = 10  # the answer appears in this many steps…
 STREAM_DELAY = 0.04  # …this many seconds apart (well under a second in all)
 DEFAULT_SOURCES = 3
@@ -88,6 +97,7 @@ CSS = """
 
 _assistant: Assistant | None = None
 _assistant_lock = threading.Lock()
+_quota = UploadQuota()
 
 
 def get_assistant() -> Assistant:
@@ -143,7 +153,11 @@ def respond(
     earlier = previous_questions(history)
     history += [{"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
     yield history, ""
-    answer = get_assistant().ask(question, earlier)
+    answer = services(get_assistant()).ask(question, earlier)
+    if isinstance(answer, str):  # busy: too many questions waiting
+        history[-1] = {"role": "assistant", "content": escape(answer)}
+        yield history, question
+        return
     note = f"结合上文理解为：{answer.query}" if answer.query != question else ""
     prefix = f"{render_note(note)}\n\n" if note else ""
     step = max(1, math.ceil(len(answer.answer) / STREAM_STEPS))
@@ -164,7 +178,8 @@ def ask(question: str) -> str:
         question = check_question(question)
     except QuestionError as exc:
         return str(exc)
-    return render_answer(get_assistant().ask(question))
+    answer = services(get_assistant()).ask(question)
+    return answer if isinstance(answer, str) else render_answer(answer)
 
 
 # --- knowledge base -----------------------------------------------------------------
@@ -194,8 +209,13 @@ def check_upload(path: Path) -> str | None:
     return None
 
 
-def upload(files: list[str] | str | None) -> tuple[str, str, str, dict, None]:
-    """Add uploaded files to the index, one by one; a bad file is reported and skipped.
+def upload(
+    files: list[str] | str | None,
+    request: gr.Request | None = None,
+    progress: gr.Progress = gr.Progress(),
+) -> tuple[str, str, str, dict, None]:
+    """Add uploaded files to the index through the background worker (questions keep being
+    answered meanwhile; the progress bar follows it); a bad file is reported and skipped.
     Returns (status, documents table, description, removal choices, cleared upload box)."""
     if isinstance(files, str):
         files = [files]
@@ -207,29 +227,40 @@ def upload(files: list[str] | str | None) -> tuple[str, str, str, dict, None]:
         lines.append(f"一次最多上传 {MAX_UPLOAD_FILES} 个文件，其余未处理。")
         files = files[:MAX_UPLOAD_FILES]
     assistant = get_assistant()
+    worker = services(assistant).worker
+    session = getattr(request, "session_hash", None) or "local"
     known = {d["source"] for d in assistant.documents()}
     for file in files:
         path = Path(file)
         name = path.name
-        problem = check_upload(path)
-        if problem is None:
-            try:
-                added = assistant.add_files([path], [name])
-            except (UnreadableDocument, OSError, ValueError) as exc:
-                problem = f"无法读取：{exc}"
+        problem = check_upload(path) or _quota.take(session, path)
         if problem:
             lines.append(f"❌ {escape(name)}：{escape(problem)}")
-        else:
+            continue
+        job = worker.submit([path], [name])
+        while not (job := worker.wait(job.id, timeout=UPLOAD_POLL_S)).finished:
+            progress((job.done, job.total or None), desc=job.describe())
+        if job.state == "done":
             verb = "已替换" if name in known else "已添加"
-            lines.append(f"✅ {escape(name)}：{verb}，{added} 个段落")
+            lines.append(f"✅ {escape(name)}：{verb}，{job.added} 个段落")
+        else:
+            lines.append(f"❌ {escape(name)}：{escape(_upload_problem(job.message))}")
     return ("\n\n".join(lines), *knowledge_base(), None)
+
+
+def _upload_problem(message: str) -> str:
+    """A failed job's message for the upload list (unreadable files say so)."""
+    return message if "无法" in message or "磁盘" in message else f"无法读取：{message}"
 
 
 def remove(source: str | None) -> tuple[str, str, str, dict]:
     """Remove one document (its passages and vectors) from the index."""
     if not source:
         return ("请先选择要删除的文档。", *knowledge_base())
-    removed = get_assistant().remove_document(source)
+    try:
+        removed = get_assistant().remove_document(source)
+    except QAError as exc:  # e.g. the index folder is read-only: nothing changed
+        return (f"❌ 删除失败：{escape(str(exc))}", *knowledge_base())
     status = (
         f"🗑️ 已删除 {escape(source)}（{removed} 个段落）"
         if removed
@@ -254,7 +285,7 @@ def build_extra_tabs() -> None:
 
 def build_demo() -> gr.Blocks:
     suffixes = supported_suffixes()
-    with gr.Blocks(title="慈溪资料问答") as demo:
+    with gr.Blocks(title="慈溪资料问答", delete_cache=CACHE_CLEANING) as demo:
         gr.Markdown(
             "# 慈溪资料问答\n"
             "根据慈溪地方政府报告回答问题：每个回答都标明出处 [n]，可在下方原文中核对高亮的句子；"
@@ -313,6 +344,8 @@ def build_demo() -> gr.Blocks:
             inputs=[box, chatbot, max_sources],
             outputs=[chatbot, box],
             api_visibility="private",
+            concurrency_limit=ASK_CONCURRENCY,
+            concurrency_id="questions",
         )
         box.submit(**chat)
         send.click(**chat)
@@ -334,7 +367,7 @@ def build_demo() -> gr.Blocks:
             api_visibility="private",
         )
         demo.load(knowledge_base, outputs=kb_outputs, api_visibility="private")
-        gr.api(ask, api_name="ask")
+        gr.api(ask, api_name="ask", concurrency_limit=ASK_CONCURRENCY, concurrency_id="questions")
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
     return demo
 
@@ -349,9 +382,16 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("jieba", "bm25s", "faiss", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    get_assistant()  # build or load the index now, with a progress bar, before serving
+    if not CORPUS_DIR.is_dir():
+        raise SystemExit(f"错误：找不到文档文件夹 {CORPUS_DIR}（请检查 QA_CORPUS_DIR）")
+    clean_leftovers(INDEX_DIR)
+    try:
+        get_assistant()  # build or load the index now, with a progress bar, before serving
+    except QAError as exc:
+        raise SystemExit(f"错误：{exc}") from None
     demo.launch(
-        max_file_size=2 * MAX_UPLOAD_BYTES,  # hard limit; the handler explains the 5 MB one
+        max_file_size=MAX_UPLOAD_BYTES,
+        max_threads=ASK_CONCURRENCY + 40,  # handler threads waiting on the batcher, and others
         theme=gr.themes.Soft(),
         css=CSS,
     )

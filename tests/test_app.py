@@ -50,6 +50,7 @@ def app_assistant(tmp_path, monkeypatch, app_tokenizer):
     assistant = Assistant(kb, FakeEncoder(), app_tokenizer, index_dir=tmp_path / "index")
     monkeypatch.setattr(app, "_assistant", assistant)
     monkeypatch.setattr(app, "STREAM_DELAY", 0.0)
+    monkeypatch.setattr(app, "_quota", app.UploadQuota())  # each test a fresh upload allowance
     return assistant
 
 
