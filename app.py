@@ -373,6 +373,12 @@ def build_demo() -> gr.Blocks:
 
 
 demo = build_demo()
+LAUNCH_OPTIONS = dict(
+    max_file_size=MAX_UPLOAD_BYTES,
+    max_threads=ASK_CONCURRENCY + 40,  # handler threads waiting on the batcher, and others
+    theme=gr.themes.Soft(),
+    css=CSS,
+)
 
 
 def main() -> None:
@@ -389,12 +395,7 @@ def main() -> None:
         get_assistant()  # build or load the index now, with a progress bar, before serving
     except QAError as exc:
         raise SystemExit(f"错误：{exc}") from None
-    demo.launch(
-        max_file_size=MAX_UPLOAD_BYTES,
-        max_threads=ASK_CONCURRENCY + 40,  # handler threads waiting on the batcher, and others
-        theme=gr.themes.Soft(),
-        css=CSS,
-    )
+    demo.launch(**LAUNCH_OPTIONS)
 
 
 if __name__ == "__main__":

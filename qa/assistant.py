@@ -163,7 +163,7 @@ class Assistant:
         best = evidence[0] if evidence else None
         found = best is not None and self._answers(query, best, passages)
         highlights: dict[int, list[tuple[int, int]]] = {}
-        if found:
+        if found and best is not None:
             sentence = passages[best.passage].chunk.text[best.start : best.end]
             wants_number = bool(NUMBER_QUESTION.search(query))
             numbers = tuple(QUESTION_NUMBER.findall(query))
@@ -189,7 +189,7 @@ class Assistant:
             "evidence_score": best.score if best else 0.0,
             "coverage": best.coverage if best else 0.0,
         }
-        return Answer(question, answer, found, citations, query, extra)
+        return Answer(question, answer, found, citations, query, extra=extra)
 
     def _answers(self, query: str, best: Evidence, passages: list[Passage]) -> bool:
         """Is the best evidence good enough to answer rather than refuse?"""

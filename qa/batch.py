@@ -100,7 +100,7 @@ def _ask(assistant: Assistant, questions: list[str]) -> dict[str, Answer | str]:
 
 def _record(row: Row, result: Answer | str) -> dict:
     """The output record of a row: its answer (or error) plus its carried-through columns."""
-    record = error_record(row, result) if isinstance(result, str) else result.to_record(row.id)
+    record = error_record(row, result) if isinstance(result, str) else result.to_record(row.id)  # type: ignore[arg-type]
     return record | {carried_name(k): v for k, v in row.fields.items()}
 
 

@@ -61,7 +61,9 @@ STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.E
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m qa", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m qa", description="Answer questions from Chinese documents, with citations."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:

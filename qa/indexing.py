@@ -13,14 +13,14 @@ from .chunking import ChunkParams, chunk_document
 from .errors import CorpusNotFound
 from .readers import read_document, supported_suffixes
 from .records import Document
+from .resources import BUNDLED_CORPUS, default_index_dir
 from .retrieval import indexed_text
 from .store import IndexMismatch, KnowledgeBase, corpus_fingerprint, load, read_manifest, save
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = PROJECT_ROOT / "data" / "corpus"
-DEFAULT_INDEX = PROJECT_ROOT / "index"
+DEFAULT_CORPUS = BUNDLED_CORPUS
+DEFAULT_INDEX = default_index_dir()
 
 
 def _version(package: str) -> str:
@@ -61,7 +61,7 @@ def add_documents(
     known = {c.id for c in previous.chunks.values()} if previous else set()
     reused = [c for c in chunks if c.id in known]
     fresh = [c for c in chunks if c.id not in known]
-    if reused:
+    if reused and previous is not None:
         kb.add(reused, previous.vectors_of(reused))
     if fresh:
         kb.add(fresh, encoder.encode_passages([indexed_text(c) for c in fresh], progress))
@@ -97,7 +97,7 @@ def new_manifest(encoder: Encoder, params: ChunkParams, corpus: Path | None) -> 
 
 def compatible(manifest: dict | None, encoder: Encoder, params: ChunkParams) -> bool:
     """Same model, dimension and chunking: its vectors can be reused."""
-    return bool(manifest) and (
+    return manifest is not None and (
         manifest.get("model") == encoder.name
         and manifest.get("dim") == encoder.dim
         and manifest.get("chunking") == params.to_json()
@@ -165,8 +165,10 @@ def open_index(
             )
         return load(index_dir)
     files = corpus_files(corpus)
-    fresh = compatible(manifest, encoder, params) and (
-        manifest.get("corpus_fingerprint") == corpus_fingerprint(file_hashes(files))
+    fresh = (
+        manifest is not None
+        and compatible(manifest, encoder, params)
+        and (manifest.get("corpus_fingerprint") == corpus_fingerprint(file_hashes(files)))
     )
     if fresh:
         try:

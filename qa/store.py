@@ -20,6 +20,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,7 @@ class KnowledgeBase:
     dim: int
     manifest: dict = field(default_factory=dict)
     chunks: dict[int, Chunk] = field(default_factory=dict)  # faiss id -> chunk, in order
-    index: object = None
+    index: Any = None  # a faiss IndexIDMap2 (faiss ships no type hints)
 
     def __post_init__(self):
         if self.index is None:

@@ -7,7 +7,9 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-DEFAULT_USERDICT = Path(__file__).resolve().parent.parent / "data" / "userdict.txt"
+from .resources import USERDICT
+
+DEFAULT_USERDICT = USERDICT
 
 # Function words and question words: they say what is asked, not what about.
 STOPWORDS = frozenset(

@@ -113,15 +113,15 @@ class IndexWorker:
 
     def submit(self, paths: Sequence[str | Path], names: Sequence[str] | None = None) -> Job:
         """Queue an addition of ``paths`` (stored under ``names``); returns its record."""
-        paths = [Path(p) for p in paths]
-        names = list(names) if names else [p.name for p in paths]
+        files = [Path(p) for p in paths]
+        stored = list(names) if names else [p.name for p in files]
         folder = Path(tempfile.mkdtemp(prefix="qa-job-"))
-        for i, path in enumerate(paths):
+        for i, path in enumerate(files):
             shutil.copyfile(path, folder / f"{i}{path.suffix.lower()}")
-        size = sum(p.stat().st_size for p in paths)
-        job = Job(next(self._ids), tuple(names), estimate_s=indexing_seconds(size, self._model))
+        size = sum(p.stat().st_size for p in files)
+        job = Job(next(self._ids), tuple(stored), estimate_s=indexing_seconds(size, self._model))
         self._update(job)
-        self._queue.put((job.id, folder, names))
+        self._queue.put((job.id, folder, stored))
         return job
 
     def job(self, job_id: int) -> Job | None:

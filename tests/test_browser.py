@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from qa import DEFAULT_CORPUS
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -49,7 +51,7 @@ def app_server(tmp_path_factory):
     """URL of ``python app.py`` serving a temporary corpus and index; stopped afterwards."""
     tmp = tmp_path_factory.mktemp("app")
     corpus = tmp / "corpus"
-    shutil.copytree(ROOT / "data" / "corpus", corpus)
+    shutil.copytree(DEFAULT_CORPUS, corpus)
     (corpus / "hostile.md").write_text(HOSTILE, encoding="utf-8")
     port = free_port()
     env = os.environ | {
