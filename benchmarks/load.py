@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT.parent / "shared" / "eval" / "seed_qa_dev.jsonl"
-PHASE_TIMEOUT_S = 300
+PHASE_TIMEOUT_S = 600
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -74,15 +74,16 @@ class Job:
         return elapsed / self.done * (self.total - self.done)
 
 
-def limit_this_thread(nice: int = WORKER_NICE, threads: int = WORKER_THREADS) -> None:
+def limit_this_thread(nice: int = WORKER_NICE, threads: int | None = WORKER_THREADS) -> None:
     """Lower the calling thread's priority and its OpenMP thread count (both per thread:
-    other threads keep theirs). Best effort: what the platform refuses is skipped."""
+    other threads keep theirs; ``threads=None`` leaves it). Best effort: what the platform
+    refuses is skipped."""
     try:
         tid = threading.get_native_id()
         os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
     except (AttributeError, OSError) as exc:
         log.info("cannot lower the worker's priority: %s", exc)
-    for lib in _openmp_libraries():
+    for lib in _openmp_libraries() if threads else []:
         try:
             ctypes.CDLL(lib).omp_set_num_threads(threads)  # the ICV is per thread
         except (OSError, AttributeError) as exc:
@@ -102,8 +103,14 @@ def _openmp_libraries() -> list[str]:
 class IndexWorker:
     """Runs additions one at a time in a background thread; thread-safe."""
 
-    def __init__(self, add: AddFiles, model: str = "", nice: int = WORKER_NICE):
-        self._add, self._model, self._nice = add, model, nice
+    def __init__(
+        self,
+        add: AddFiles,
+        model: str = "",
+        nice: int = WORKER_NICE,
+        threads: int | None = WORKER_THREADS,
+    ):
+        self._add, self._model, self._nice, self._threads = add, model, nice, threads
         self._jobs: dict[int, Job] = {}
         self._lock = threading.Lock()
         self._queue: queue.Queue[tuple[int, Path, list[str]] | None] = queue.Queue()
@@ -155,7 +162,7 @@ class IndexWorker:
                 del self._jobs[old.id]
 
     def _run(self) -> None:
-        limit_this_thread(self._nice)
+        limit_this_thread(self._nice, self._threads)
         while (item := self._queue.get()) is not None:
             job_id, folder, names = item
             try:

