@@ -147,12 +147,14 @@ class Assistant:
         questions = [check_question(q) for q in questions]
         histories = list(histories) if histories else [() for _ in questions]
         queries = [rewrite_followup(q, h) for q, h in zip(questions, histories)]
-        self._reading.snapshot = snapshot = self._snapshot  # search and IDF read the same one
+        outer = getattr(self._reading, "snapshot", None)
+        snapshot = outer or self._snapshot  # search and IDF read the same one
+        self._reading.snapshot = snapshot
         try:
             ranked = snapshot.retriever.search_many(queries, self.settings.top_k)
             return [self._answer(q, s, p) for q, s, p in zip(questions, queries, ranked)]
         finally:
-            self._reading.snapshot = None
+            self._reading.snapshot = outer
 
     def _answer(self, question: str, query: str, passages: list[Passage]) -> Answer:
         params = self.settings.answer
