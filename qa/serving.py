@@ -37,19 +37,20 @@ class Services:
         self.worker.close()
 
 
-_services: dict[int, Services] = {}
+_current: Services | None = None
 _lock = threading.Lock()
 
 
 def services(assistant: Assistant) -> Services:
-    """The services of ``assistant``, started on first use (one set per assistant)."""
+    """The services of ``assistant``, started on first use. The app has one assistant: a
+    different one (tests) closes the previous services."""
+    global _current
     with _lock:
-        current = _services.get(id(assistant))
-        if current is None or current.assistant is not assistant:
-            if current is not None:
-                current.close()
+        if _current is None or _current.assistant is not assistant:
+            if _current is not None:
+                _current.close()
             model = getattr(assistant.encoder, "name", "")
-            current = Services(
+            _current = Services(
                 assistant,
                 MicroBatcher(assistant.ask_many),
                 IndexWorker(
@@ -57,8 +58,7 @@ def services(assistant: Assistant) -> Services:
                     model=model,
                 ),
             )
-            _services[id(assistant)] = current
-        return current
+        return _current
 
 
 @dataclass

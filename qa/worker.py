@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -100,6 +101,10 @@ def _openmp_libraries() -> list[str]:
     return sorted(p for p in paths if p.startswith("/"))
 
 
+class _Stopped(Exception):
+    """Raised inside a running job when the worker is closed."""
+
+
 class IndexWorker:
     """Runs additions one at a time in a background thread; thread-safe."""
 
@@ -115,6 +120,9 @@ class IndexWorker:
         self._lock = threading.Lock()
         self._queue: queue.Queue[tuple[int, Path, list[str]] | None] = queue.Queue()
         self._ids = itertools.count(1)
+        self._root = Path(tempfile.mkdtemp(prefix="qa-worker-"))  # copies of queued files
+        weakref.finalize(self, shutil.rmtree, self._root, True)  # at exit at the latest
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="index-worker", daemon=True)
         self._thread.start()
 
@@ -122,7 +130,7 @@ class IndexWorker:
         """Queue an addition of ``paths`` (stored under ``names``); returns its record."""
         files = [Path(p) for p in paths]
         stored = list(names) if names else [p.name for p in files]
-        folder = Path(tempfile.mkdtemp(prefix="qa-job-"))
+        folder = Path(tempfile.mkdtemp(prefix="job-", dir=self._root))
         for i, path in enumerate(files):
             shutil.copyfile(path, folder / f"{i}{path.suffix.lower()}")
         size = sum(p.stat().st_size for p in files)
@@ -152,9 +160,12 @@ class IndexWorker:
             time.sleep(poll)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop after the running job (queued ones are dropped)."""
+        """Stop: the running job is abandoned at its next progress step (nothing of it is
+        saved), queued ones are dropped, the copies of their files removed."""
+        self._stopping.set()
         self._queue.put(None)
         self._thread.join(timeout)
+        shutil.rmtree(self._root, ignore_errors=True)
 
     def _update(self, job: Job) -> None:
         with self._lock:
@@ -165,7 +176,7 @@ class IndexWorker:
 
     def _run(self) -> None:
         limit_this_thread(self._nice, self._threads)
-        while (item := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None and not self._stopping.is_set():
             job_id, folder, names = item
             try:
                 self._do(job_id, folder, names)
@@ -181,11 +192,13 @@ class IndexWorker:
 
         def progress(done: int, total: int) -> None:
             self._update(replace(self.job(job_id) or job, done=done, total=total))
+            if self._stopping.is_set():
+                raise _Stopped("已停止：服务正在关闭")
 
         paths = sorted(folder.iterdir(), key=lambda p: int(p.stem))
         try:
             added = self._add(paths, names, progress)
-        except QAError as exc:
+        except (QAError, _Stopped) as exc:
             self._update(replace(self.job(job_id) or job, state="failed", message=str(exc)))
         except OSError as exc:
             message = f"无法读取或保存：{exc.strerror or exc}"

@@ -168,3 +168,17 @@ def test_job_descriptions():
     running = Job(1, ("a.md",), state="running", done=5, total=10, started=time.monotonic() - 5)
     assert "5/10" in running.describe() and "还需" in running.describe()
     assert Job(1, ("a.md",), state="failed", message="坏了").describe() == "❌ a.md：坏了"
+
+
+def test_close_abandons_the_running_job_and_removes_its_files(setup):
+    assistant, worker, encoder, tmp_path = setup
+    encoder.delay = 0.3
+    before = assistant.documents()
+    job = worker.submit([_file(tmp_path, "long.txt", LONG)])
+    assert encoder.embedding.wait(5)
+    root = worker._root
+    assert any(root.iterdir())
+    worker.close(timeout=30)
+    assert worker.job(job.id).state == "failed" and "停止" in worker.job(job.id).message
+    assert assistant.documents() == before, "nothing of the abandoned job was swapped in"
+    assert not root.exists()
