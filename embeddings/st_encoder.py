@@ -48,7 +48,10 @@ class SentenceTransformerEncoder:
         self._model = model
         self.name = name or "sentence-transformers"
         get_dim = getattr(model, "get_embedding_dimension", None)  # sentence-transformers >= 6
-        self.dim = int(get_dim() if get_dim else model.get_sentence_embedding_dimension())
+        dim = get_dim() if get_dim else model.get_sentence_embedding_dimension()
+        if dim is None:
+            raise ValueError(f"{self.name}: the model does not say its embedding dimension")
+        self.dim = int(dim)
         self.batch_size = batch_size
         self.bf16 = bf16  # run matmuls in bfloat16 (about 2x faster where the CPU has it)
         prompts = getattr(model, "prompts", {}) or {}

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from embeddings import Encoder, load_encoder
 
@@ -24,7 +26,7 @@ from .answering import (
 )
 from .chunking import ChunkParams
 from .docstore import DocStore, now, with_removal, with_restore, with_upload
-from .errors import StorageError, storage_error
+from .errors import QuestionError, StorageError, storage_error
 from .extractive import ExtractiveAnswerer
 from .followup import rewrite_followup
 from .grounding import document_subject
@@ -50,10 +52,6 @@ NOT_FOUND = "资料中没有找到能回答这个问题的内容。"
 MAX_QUESTION_CHARS = 500
 
 
-class QuestionError(ValueError):
-    """A question that cannot be asked (empty, too long)."""
-
-
 def check_question(question: object, max_chars: int = MAX_QUESTION_CHARS) -> str:
     """The question stripped, or ``QuestionError`` with a message for the user."""
     if not isinstance(question, str) or not question.strip():
@@ -73,11 +71,22 @@ class Settings:
     rule: str = "calibrated"  # "calibrated" (grounding + answerability model) or "coverage"
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What one question is answered from: a knowledge base, the retriever (BM25, IDF) built
+    on it, and the document subjects learned from it. A change swaps in a new one."""
+
+    kb: KnowledgeBase
+    retriever: Retriever
+    subjects: dict[str, str] = field(default_factory=dict)
+
+
 class Assistant:
     """Answers questions from a knowledge base with cited, extractive answers.
 
-    Thread-safe. ``add_files``/``remove_document``/``restore_document`` build the changed
-    knowledge base aside, save it, then swap it in, so questions are answered meanwhile.
+    Thread-safe. Each question reads one ``Snapshot``; ``add_files``/``remove_document``/
+    ``restore_document`` build the changed knowledge base aside, save it, then swap a new
+    snapshot in under a short lock, so questions are answered meanwhile.
     """
 
     def __init__(
@@ -88,16 +97,15 @@ class Assistant:
         settings: Settings = Settings(),
         index_dir: str | Path | None = None,
     ):
-        self.kb = kb
         self.encoder = encoder
         self.tokenizer = tokenizer or Tokenizer()
         self.settings = settings
         self.index_dir = Path(index_dir) if index_dir else None
         self.tokenizer.add_words(load_vocabulary(kb, self.tokenizer, self.index_dir))
-        self.retriever = Retriever(
-            kb, encoder, self.tokenizer, settings.lexical_weight, settings.candidates
+        self._snapshot = Snapshot(
+            kb, Retriever(kb, encoder, self.tokenizer, settings.lexical_weight, settings.candidates)
         )
-        self._subjects: dict[str, str] = {}
+        self._reading = threading.local()  # the snapshot this thread's question started with
         self.answerer = ExtractiveAnswerer(
             self.tokenizer,
             lambda t: self.retriever.bm25.idf(t),
@@ -108,6 +116,19 @@ class Assistant:
         self._lock = threading.RLock()  # the engine lock: held to search and to swap
         self._change_lock = threading.RLock()  # one change (or reload) at a time
         self._stamp = self._disk_stamp()  # the index on disk this kb was loaded/saved as
+
+    def snapshot(self) -> Snapshot:
+        """The snapshot this thread reads: the one its current question started with, else
+        the latest."""
+        return getattr(self._reading, "snapshot", None) or self._snapshot
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        return self.snapshot().kb
+
+    @property
+    def retriever(self) -> Retriever:
+        return self.snapshot().retriever
 
     @classmethod
     def open(
@@ -154,9 +175,16 @@ class Assistant:
         questions = [check_question(q) for q in questions]
         histories = list(histories) if histories else [() for _ in questions]
         queries = [rewrite_followup(q, h) for q, h in zip(questions, histories)]
+        outer = getattr(self._reading, "snapshot", None)
         with self._lock:
-            ranked = self.retriever.search_many(queries, self.settings.top_k, sources)
-        return [self._answer(q, s, p) for q, s, p in zip(questions, queries, ranked)]
+            snapshot = outer or self._snapshot  # search, IDF and subjects read the same one
+        self._reading.snapshot = snapshot
+        try:
+            with self._lock:
+                ranked = snapshot.retriever.search_many(queries, self.settings.top_k, sources)
+            return [self._answer(q, s, p) for q, s, p in zip(questions, queries, ranked)]
+        finally:
+            self._reading.snapshot = outer
 
     def _answer(self, question: str, query: str, passages: list[Passage]) -> Answer:
         if self.settings.rule == "coverage":
@@ -243,11 +271,11 @@ class Assistant:
 
     def _subject_of(self, passage: Passage) -> str:
         """The document's own subject (learned once per document)."""
-        source = passage.chunk.source
-        if source not in self._subjects:
-            texts = [c.text for c in self.kb.chunks.values() if c.source == source]
-            self._subjects[source] = document_subject(passage.chunk.title, texts, self.tokenizer)
-        return self._subjects[source]
+        source, snapshot = passage.chunk.source, self.snapshot()
+        if source not in snapshot.subjects:
+            texts = [c.text for c in snapshot.kb.chunks.values() if c.source == source]
+            snapshot.subjects[source] = document_subject(passage.chunk.title, texts, self.tokenizer)
+        return snapshot.subjects[source]
 
     # --- knowledge base management ----------------------------------------------
 
@@ -265,16 +293,19 @@ class Assistant:
         self,
         paths: Sequence[str | Path],
         names: Sequence[str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
         by: str = "local",
     ) -> int:
         """Read, chunk and embed files into the knowledge base (a same-named document is
         replaced); their originals are kept in the document store. Raises
         ``UnreadableDocument`` for a file that cannot be read and ``StorageError`` when the
-        change cannot be saved (then nothing changed, in memory or on disk)."""
+        change cannot be saved (then nothing changed, in memory or on disk).
+        ``progress(done, total)`` follows the embedding, in passages."""
         names = list(names) if names else [Path(p).name for p in paths]
         docs = [read_document(p, name) for p, name in zip(paths, names)]
         hashes = {n: file_hashes([Path(p)])[Path(p).name] for p, n in zip(paths, names)}
         known = set(self.kb.manifest.get("documents", {}))
+        encoder = _Progress(self.encoder, progress) if progress else self.encoder
 
         def change(kb: KnowledgeBase, state: dict, store: DocStore | None):
             audit = []
@@ -283,7 +314,7 @@ class Assistant:
                     entry = store.put_blob(path) | {"by": by, "at": now()}
                     state = with_upload(state, name, entry)
                 audit.append(("replace" if name in known else "add", name, by, hashes[name]))
-            added = add_documents(kb, docs, self.encoder, self._chunking(), hashes, self.kb)
+            added = add_documents(kb, docs, encoder, self._chunking(), hashes, self.kb)
             return added, state, audit
 
         return self._change(change)
@@ -393,7 +424,7 @@ class Assistant:
                         kb.manifest["corpus_fingerprint"] = files_fingerprint(self._files(state))
                         staged = store.stage(state)
                         try:
-                            save(kb, self.index_dir)
+                            save(kb, store.index_dir)  # = self.index_dir
                         except BaseException:
                             store.discard(staged)
                             raise
@@ -417,13 +448,31 @@ class Assistant:
             kb, self.encoder, self.tokenizer, self.settings.lexical_weight, self.settings.candidates
         )
         with self._lock:
-            self.kb, self.retriever = kb, retriever
+            self._snapshot = Snapshot(kb, retriever)
             self._stamp = stamp
-            self._subjects = {}
 
     def _disk_stamp(self) -> tuple | None:
         try:
-            st = os.stat(Path(self.index_dir) / MANIFEST)
+            st = os.stat(Path(self.index_dir) / MANIFEST)  # type: ignore[arg-type]
         except (OSError, TypeError):
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+class _Progress:
+    """An encoder that reports ``(passages embedded, total)`` while embedding passages."""
+
+    def __init__(self, encoder: Encoder, report: Callable[[int, int], None], step: int = 16):
+        self.encoder, self.report, self.step = encoder, report, step
+        self.name, self.dim = encoder.name, encoder.dim
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encoder.encode_queries(texts)
+
+    def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        parts, total = [], len(texts)
+        self.report(0, total)
+        for start in range(0, total, self.step):
+            parts.append(self.encoder.encode_passages(texts[start : start + self.step]))
+            self.report(min(start + self.step, total), total)
+        return np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)

@@ -188,8 +188,9 @@ class Access:
 
     def redeem(self, token: str | None) -> str | None:
         """A new session id for the terminal link's token, else None."""
-        good = self.mode == LINK and self.token and token
-        return self._open(LOCAL) if good and hmac.compare_digest(token, self.token) else None
+        if self.mode != LINK or not self.token or not token:
+            return None
+        return self._open(LOCAL) if hmac.compare_digest(token, self.token) else None
 
     def logout(self, session: str | None) -> None:
         with self._lock:

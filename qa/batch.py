@@ -9,7 +9,9 @@ input, and ``resume`` continues after it.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import json
 import logging
 from collections import Counter
@@ -85,7 +87,7 @@ def histories(rows: Sequence[Row]) -> list[tuple[str, ...]]:
     """For each row, the earlier questions of its conversation (rows with the same
     ``conversation`` value, in file order); rows without one stand alone."""
     seen: dict[str, list[str]] = {}
-    out = []
+    out: list[tuple[str, ...]] = []
     for row in rows:
         conversation = str(row.fields.get(CONVERSATION) or "").strip()
         if not conversation:
@@ -119,7 +121,7 @@ def _ask(assistant: Assistant, keys: list[Key]) -> dict[Key, Answer | str]:
 
 def _record(row: Row, result: Answer | str) -> dict:
     """The output record of a row: its answer (or error) plus its carried-through columns."""
-    record = error_record(row, result) if isinstance(result, str) else result.to_record(row.id)
+    record = error_record(row, result) if isinstance(result, str) else result.to_record(row.id)  # type: ignore[arg-type]
     return record | {carried_name(k): v for k, v in row.fields.items()}
 
 
@@ -174,40 +176,82 @@ def partial_path(out: Path) -> Path:
     return out.with_name(out.name + ".partial.jsonl")
 
 
+def _truncate(path: Path, keep: int, why: str) -> None:
+    """Cut ``path`` to its first ``keep`` bytes: what follows is answered again."""
+    log.warning("%s: %s; the rows from byte %d on are answered again", path.name, why, keep)
+    with path.open("r+b") as f:
+        f.truncate(keep)
+
+
 def _read_jsonl_records(path: Path) -> list[dict]:
-    """Records of a JSONL output; an unfinished last line (a killed run) is cut off."""
+    """Records of a JSONL output. The first line that is unfinished (a killed run), not
+    UTF-8 or not a JSON object ends the usable part: the file is cut there."""
     if not path.exists():
         return []
     data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end < len(data):
-        log.warning("%s: dropping an unfinished last line", path.name)
-        with path.open("r+b") as f:
-            f.truncate(end)
-    records = []
-    for n, line in enumerate(data[:end].decode("utf-8").splitlines(), 1):
+    records: list[dict] = []
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        if end < 0:
+            _truncate(path, start, "unfinished last line")
+            break
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path.name} 第 {n} 行已损坏，无法续跑：{exc.msg}") from exc
+            record = json.loads(data[start:end].decode("utf-8"))
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError included
+            _truncate(path, start, f"line {len(records) + 1} is damaged")
+            break
+        records.append(record)
+        start = end + 1
     return records
 
 
+def _csv_rows_with_ends(text: str) -> Iterator[tuple[list[str], int]]:
+    """``(row, offset after it)`` for each CSV row of ``text``; a row is complete only when
+    that offset follows a line break. Stops at a syntax error."""
+    consumed = 0
+
+    def lines() -> Iterator[str]:
+        nonlocal consumed
+        for line in io.StringIO(text, newline=""):  # splits at \r\n, \n, \r only
+            consumed += len(line)
+            yield line
+
+    reader = csv.reader(lines())
+    try:
+        for row in reader:
+            yield row, consumed
+    except csv.Error as exc:
+        log.warning("CSV output unreadable after offset %d: %s", consumed, exc)
+
+
 def _read_csv_rows(path: Path, columns: list[str]) -> list[dict]:
-    """Rows of a CSV output; an incomplete last row (a killed run) is cut off."""
+    """Rows of a CSV output, validated: the file is cut after its last row that is whole
+    (ends with a line break, has every column, decodes as UTF-8), so a row torn by a killed
+    run, bad bytes or a merged row are answered again; rows are never merged."""
     if not path.exists() or path.stat().st_size == 0:
         return []
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.reader(f))
-    if not rows or rows[0] != columns:
-        raise ValueError(f"{path.name} 的列与这次的输出不同，无法续跑")
-    if rows[-1:] and len(rows) > 1 and len(rows[-1]) != len(columns):
-        log.warning("%s: dropping an incomplete last row", path.name)
-        rows.pop()
-        with path.open("w", encoding="utf-8-sig", newline="") as f:
-            csv.writer(f).writerows(rows)
-    if any(len(r) != len(columns) for r in rows[1:]):
-        raise ValueError(f"{path.name} 有残缺的行，无法续跑")
+    data = path.read_bytes()
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        text = data[bom:].decode("utf-8")
+    except UnicodeDecodeError as exc:  # a cut inside a character, or foreign bytes
+        text = data[bom : bom + exc.start].decode("utf-8")
+    rows: list[list[str]] = []
+    keep = 0  # characters of ``text`` that hold whole rows
+    for row, end in _csv_rows_with_ends(text):
+        whole = text[end - 1 : end] in ("\n", "\r")
+        if not whole or (rows and len(row) != len(columns)):
+            break
+        if not rows and row != columns:
+            raise ValueError(f"{path.name} 的列与这次的输出不同，无法续跑")
+        rows.append(row)
+        keep = end
+    keep_bytes = (bom + len(text[:keep].encode("utf-8"))) if rows else 0
+    if keep_bytes < len(data):
+        _truncate(path, keep_bytes, "a torn, undecodable or mismatched row")
     return [dict(zip(columns, r)) for r in rows[1:]]
 
 

@@ -1,4 +1,4 @@
-"""The ``batch`` and ``eval`` commands, registered into ``qa.cli``."""
+"""The ``batch`` and ``eval`` commands."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import cli
 from .batch import CHUNK, partial_path, run_batch, run_eval
+from .cli_support import add_common, open_assistant
 from .feedback import is_unjudged_feedback
 from .metrics import has_gold, judge, misses, parse_gold, summarize
 from .report import format_table, write_report
@@ -18,7 +18,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     # Read the questions first: a bad file fails before the model and index load.
     check_output(args.output)
     read_table(args.input)
-    assistant = cli._open(args)
+    assistant = open_assistant(args)
     try:
         stats = run_batch(
             assistant, args.input, args.output, resume=args.resume, chunk_size=args.chunk_size
@@ -53,7 +53,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     report = args.output or Path(f"{args.input.stem}-report.html")
     if report.suffix.lower() not in (".html", ".htm", ".md"):
         raise ValueError(f"报告格式 {report.suffix} 不支持：请用 .html 或 .md")
-    assistant = cli._open(args)
+    assistant = open_assistant(args)
     records, latencies = run_eval(assistant, table.rows)
     judgements = [judge(g, r) for g, r in zip(golds, records)]
     summary = summarize(judgements, latencies)
@@ -63,25 +63,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub, common) -> None:
-    p = sub.add_parser(
-        "batch",
-        help="answer a question file (.txt, .jsonl, .csv, .xlsx)",
-        description="Answer every question of IN into OUT (.jsonl, .csv or .xlsx, by extension).",
-    )
-    common(p)
+def configure_batch(p: argparse.ArgumentParser) -> None:
+    p.description = "Answer every question of IN into OUT (.jsonl, .csv or .xlsx, by extension)."
+    add_common(p)
     p.add_argument("input", type=Path, metavar="IN", help="questions: .txt, .jsonl, .csv, .xlsx")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
     p.add_argument("--resume", action="store_true", help="keep OUT's answers, answer the rest")
     p.add_argument("--chunk-size", type=int, default=CHUNK, help="questions embedded together")
-    p.set_defaults(func=cmd_batch)
 
-    p = sub.add_parser(
-        "eval",
-        help="answer a question file with gold answers and score it",
-        description="Score answers against gold data (answers, evidence, answerable).",
-    )
-    common(p)
+
+def configure_eval(p: argparse.ArgumentParser) -> None:
+    p.description = "Score answers against gold data (answers, evidence, answerable)."
+    add_common(p)
     p.add_argument("input", type=Path, metavar="IN", help="questions with gold answers")
     p.add_argument(
         "-o",
@@ -90,7 +83,3 @@ def register(sub, common) -> None:
         metavar="REPORT",
         help="report .html or .md (default: <IN name>-report.html in the current folder)",
     )
-    p.set_defaults(func=cmd_eval)
-
-
-cli.EXTRA_COMMANDS.append(register)

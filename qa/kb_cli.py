@@ -25,15 +25,14 @@ from .store import load, read_manifest
 EXPORT_STATE, EXPORT_AUDIT, EXPORT_FILES = "state.json", "audit.jsonl", "files/"
 
 
-def add_kb_parser(sub, common=None) -> None:
-    """Register ``kb`` and its actions on the CLI's subparsers."""
+def configure_kb(kb: argparse.ArgumentParser) -> None:
+    """The actions of ``kb`` and their arguments (the command itself is in ``qa.cli``)."""
     shared = argparse.ArgumentParser(add_help=False)
     shared.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="index folder")
     shared.add_argument(
         "--corpus", type=Path, help="documents folder (default: the index's own, else bundled)"
     )
     shared.add_argument("--by", default=None, help="editor name for the audit log ($USER)")
-    kb = sub.add_parser("kb", help="manage the shared knowledge base (list, add, remove, …)")
     actions = kb.add_subparsers(dest="action", required=True)
 
     def action(name: str, help: str) -> argparse.ArgumentParser:
@@ -56,7 +55,6 @@ def add_kb_parser(sub, common=None) -> None:
     p = action("passwd", "set an editor's password in the users file")
     p.add_argument("name")
     p.add_argument("--users-file", type=Path, default=None, help="default: $QA_USERS_FILE")
-    kb.set_defaults(func=cmd_kb)
 
 
 def cmd_kb(args: argparse.Namespace) -> int:

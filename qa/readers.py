@@ -10,13 +10,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .cleaning import repair_text, title_of
+from .errors import UnreadableDocument
 from .records import Document
 
 log = logging.getLogger(__name__)
-
-
-class UnreadableDocument(ValueError):
-    """A file that cannot be turned into text (binary, undecodable, empty, unsupported)."""
 
 
 def decode_text(data: bytes) -> str:

@@ -12,6 +12,7 @@ save leaves the previous index usable; other entries of the folder (the document
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -20,19 +21,17 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from .errors import IndexMismatch, storage_error
 from .records import Chunk
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
 MANIFEST, CHUNKS, VECTORS = "manifest.json", "chunks.jsonl", "vectors.faiss"
-
-
-class IndexMismatch(RuntimeError):
-    """The index on disk was built differently from what is asked (or is damaged)."""
 
 
 def faiss_id(chunk_id: str) -> int:
@@ -47,7 +46,7 @@ class KnowledgeBase:
     dim: int
     manifest: dict = field(default_factory=dict)
     chunks: dict[int, Chunk] = field(default_factory=dict)  # faiss id -> chunk, in order
-    index: object = None
+    index: Any = None  # a faiss IndexIDMap2 (faiss ships no type hints)
 
     def __post_init__(self):
         if self.index is None:
@@ -119,10 +118,20 @@ def corpus_fingerprint(documents: dict[str, str]) -> str:
 
 
 def save(kb: KnowledgeBase, folder: str | Path) -> None:
-    """Write ``kb`` to ``folder`` atomically (temp folder, then rename)."""
+    """Write ``kb`` to ``folder`` atomically (temp folder, then rename); a failed write
+    raises ``StorageError`` naming the cause and leaves the previous index as it was."""
+    folder = Path(folder)
+    try:
+        _save(kb, folder)
+    except OSError as exc:
+        raise storage_error(exc, folder) from exc
+    except RuntimeError as exc:  # faiss reports a failed write as a RuntimeError
+        raise storage_error(OSError(errno.EIO, str(exc)), folder) from exc
+
+
+def _save(kb: KnowledgeBase, folder: Path) -> None:
     import faiss
 
-    folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     try:
@@ -193,6 +202,27 @@ def load(folder: str | Path) -> KnowledgeBase:
     kb = KnowledgeBase(dim=index.d, manifest=manifest, index=index)
     kb.chunks = {faiss_id(c.id): c for c in chunks}
     return kb
+
+
+LEFTOVER_AGE_S = 600.0  # a temp folder untouched this long belongs to no running save
+
+
+def clean_leftovers(folder: str | Path, min_age_s: float = LEFTOVER_AGE_S) -> int:
+    """Remove the temp folders interrupted saves of ``folder`` left behind; returns how many."""
+    import time
+
+    folder = Path(folder)
+    removed = 0
+    for tmp in folder.parent.glob(f".{folder.name}.tmp-*"):
+        try:
+            if tmp.is_dir() and time.time() - tmp.stat().st_mtime >= min_age_s:
+                shutil.rmtree(tmp)
+                removed += 1
+        except OSError as exc:
+            log.warning("cannot remove %s: %s", tmp, exc)
+    if removed:
+        log.info("removed %d leftover temp folders of %s", removed, folder)
+    return removed
 
 
 def _recover(folder: Path) -> Path:

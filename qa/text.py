@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -87,7 +87,7 @@ class Tokenizer:
     def add_word(self, word: str, tag: str | None = None) -> None:
         self.add_words({word: tag})
 
-    def add_words(self, words: dict[str, str | None]) -> None:
+    def add_words(self, words: Mapping[str, str | None]) -> None:
         """Add dictionary entries (terms the corpus defines) with their part-of-speech tags
         for ``tagged``; known ones are skipped."""
         with self._lock:

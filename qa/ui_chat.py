@@ -242,7 +242,7 @@ class ChatHandlers:
         answers: list[Answer] | None,
         max_sources: float = DEFAULT_SOURCES,
         chosen: list[str] | None = None,
-        request: gr.Request = None,
+        request: gr.Request | None = None,
     ) -> Iterator[tuple[list[dict], str, list[Answer], str]]:
         """Yields (chat, text box, answers, evidence panel): first the question with a
         placeholder, then the reply. A follow-up is read with the earlier questions;

@@ -393,3 +393,85 @@ def test_rows_of_one_conversation_are_asked_with_its_earlier_questions():
         (),
         ("甲的产值是多少？", "那2003年呢？"),
     ]
+
+
+# --- resume validates what an earlier run left --------------------------------------------
+
+
+def _cuts(data: bytes) -> list[int]:
+    """Interesting places to kill a CSV writer: inside every row, on each side of every line
+    break, inside multi-byte characters, and a spread of others."""
+    cuts = set(range(1, len(data), max(1, len(data) // 40)))
+    for i, byte in enumerate(data):
+        if byte in b"\r\n":
+            cuts.update((i, i + 1))
+        if 0xE0 <= byte <= 0xEF:  # the first byte of a 3-byte character (Chinese)
+            cuts.update((i + 1, i + 2))
+    return sorted(c for c in cuts if 0 < c < len(data))[::7]
+
+
+def test_csv_resume_after_a_cut_anywhere(assistant, tmp_path):
+    questions = [f"{q}（{i}）" for i in range(2) for q in QUESTIONS]
+    src = write_input(
+        tmp_path / "in.csv", [{"question": q, "k": i} for i, q in enumerate(questions)]
+    )
+    fresh = tmp_path / "fresh.csv"
+    run_batch(assistant, src, fresh, chunk_size=2, progress=False)
+    data = fresh.read_bytes()
+    expected = read_output(fresh)
+    cuts = _cuts(data)
+    assert len(cuts) > 40, len(cuts)
+    for cut in cuts:
+        out = tmp_path / "out.csv"
+        out.write_bytes(data[:cut])
+        run_batch(assistant, src, out, resume=True, chunk_size=2, progress=False)
+        got = read_output(out)
+        assert got == expected, f"cut at byte {cut} of {len(data)}"
+
+
+def test_csv_resume_re_answers_rows_after_bad_bytes_or_a_merged_row(assistant, tmp_path):
+    src = write_input(tmp_path / "in.txt", [{"question": q} for q in QUESTIONS])
+    fresh = tmp_path / "fresh.csv"
+    run_batch(assistant, src, fresh, progress=False)
+    expected = read_output(fresh)
+    lines = fresh.read_bytes().split(b"\r\n")
+    second = sum(len(x) + 2 for x in lines[:2])  # header and first row are whole
+    damaged = {
+        "bad bytes": fresh.read_bytes()[:second] + b"\xff\xfe" + fresh.read_bytes()[second + 2 :],
+        "merged": fresh.read_bytes()[: second - 2] + fresh.read_bytes()[second:],  # no break
+    }
+    for why, data in damaged.items():
+        out = tmp_path / "out.csv"
+        out.write_bytes(data)
+        spy = Spy(assistant)
+        run_batch(spy, src, out, resume=True, progress=False)
+        assert read_output(out) == expected, why
+        assert len(spy.asked) >= 2, why
+
+
+def test_jsonl_resume_re_answers_from_a_damaged_line(assistant, tmp_path):
+    src = write_input(tmp_path / "in.txt", [{"question": q} for q in QUESTIONS])
+    out = tmp_path / "out.jsonl"
+    run_batch(assistant, src, out, progress=False)
+    expected = read_output(out)
+    lines = out.read_bytes().splitlines(keepends=True)
+    out.write_bytes(lines[0] + lines[1][:10] + b"\xe6\x85" + b"\n" + lines[2])
+    spy = Spy(assistant)
+    run_batch(spy, src, out, resume=True, progress=False)
+    assert spy.asked == QUESTIONS[1:]
+    assert read_output(out) == expected
+
+
+def test_cli_resume_of_a_csv_cut_mid_character(corpus, tmp_path, capsys):
+    src = write_input(tmp_path / "in.txt", [{"question": q} for q in QUESTIONS])
+    out = tmp_path / "out.csv"
+    index = ["--index", str(corpus / "idx"), "--model", "fake"]
+    assert main(["batch", str(src), "-o", str(out), *index]) == 0
+    data = out.read_bytes()
+    mid_char = data.rindex("慈".encode()) + 1
+    out.write_bytes(data[:mid_char])
+    capsys.readouterr()
+    assert main(["batch", str(src), "-o", str(out), "--resume", *index]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "codec" not in err
+    assert [r["question"] for r in read_output(out)] == QUESTIONS

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from qa import DEFAULT_CORPUS
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -62,7 +64,7 @@ def app_server(app_tmp):
     """URL of ``python app.py`` serving a temporary corpus and index; stopped afterwards."""
     tmp = app_tmp
     corpus = tmp / "corpus"
-    shutil.copytree(ROOT / "data" / "corpus", corpus)
+    shutil.copytree(DEFAULT_CORPUS, corpus)
     (corpus / "hostile.md").write_text(HOSTILE, encoding="utf-8")
     port = free_port()
     env = os.environ | {

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pytest
 
-from qa import ChunkParams, Document, chunk_document, read_document, split_sentences
+from qa import (
+    DEFAULT_CORPUS,
+    ChunkParams,
+    Document,
+    chunk_document,
+    read_document,
+    split_sentences,
+)
 from qa.chunking import pack_spans, sentence_spans
 from qa.cleaning import repair_text
 
-CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus"
+CORPUS = DEFAULT_CORPUS
 CORPUS_FILES = sorted(CORPUS.glob("*.*"))
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from qa import chunk_document, read_document
+from qa import DEFAULT_CORPUS, chunk_document, read_document
 from qa.cleaning import heading_level, numbering_level, repair_text, title_of
 from qa.records import Document
 
-CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus"
+CORPUS = DEFAULT_CORPUS
 WINDOW = CORPUS / "cixi-important-window-2020.txt"
 
 

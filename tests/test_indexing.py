@@ -90,7 +90,7 @@ def test_build_index(tmp_path, corpus):
 
 
 def test_build_index_missing_corpus(tmp_path):
-    with pytest.raises(FileNotFoundError, match="corpus folder not found"):
+    with pytest.raises(FileNotFoundError, match="找不到文档文件夹"):
         build_index(tmp_path / "nope", tmp_path / "idx", FakeEncoder())
 
 
@@ -176,7 +176,7 @@ def test_open_without_corpus_refuses_mismatch(tmp_path, corpus, encoder, params,
 
 
 def test_open_without_corpus_no_index(tmp_path):
-    with pytest.raises(IndexMismatch, match="no index in .*python -m qa index"):
+    with pytest.raises(IndexMismatch, match="没有索引.*python -m qa index"):
         open_index(None, tmp_path / "idx", FakeEncoder())
 
 

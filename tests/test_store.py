@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from qa import Chunk, IndexMismatch, KnowledgeBase
+from qa.errors import StorageError
 from qa.store import CHUNKS, MANIFEST, VECTORS, _recover, load, read_manifest, save
 
 DIM = 16
@@ -180,7 +181,7 @@ def test_failed_vector_write_keeps_previous_index(tmp_path, populated, monkeypat
         raise RuntimeError("write failed")
 
     monkeypatch.setattr(faiss, "write_index", broken_write)
-    with pytest.raises(RuntimeError, match="write failed"):
+    with pytest.raises(StorageError, match="write failed"):  # a message naming the cause
         save(_other_kb(), folder)
     monkeypatch.undo()
     _assert_is_original(folder, chunks)
@@ -190,7 +191,7 @@ def test_failed_vector_write_keeps_previous_index(tmp_path, populated, monkeypat
 def test_first_save_interrupted_leaves_nothing(tmp_path, populated, monkeypatch):
     kb, *_ = populated
     monkeypatch.setattr(faiss, "write_index", lambda *a: (_ for _ in ()).throw(RuntimeError("x")))
-    with pytest.raises(RuntimeError):
+    with pytest.raises(StorageError):
         save(kb, tmp_path / "index")
     monkeypatch.undo()
     assert os.listdir(tmp_path) == []

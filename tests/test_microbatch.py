@@ -1,0 +1,81 @@
+"""The micro-batcher: concurrent questions share ask_many calls, answers go to the right
+caller, a bad question fails alone, and overload is a clean ``Busy``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from qa.errors import Busy, QuestionError
+from qa.microbatch import BUSY_MESSAGE, MicroBatcher
+
+
+class Engine:
+    """ask_many that echoes its questions and records the batch sizes."""
+
+    def __init__(self, delay: float = 0.0):
+        self.delay, self.sizes = delay, []
+        self.lock = threading.Lock()
+
+    def ask_many(self, questions, histories):
+        with self.lock:
+            self.sizes.append(len(questions))
+        time.sleep(self.delay)
+        if any(q == "bad" for q in questions):
+            raise QuestionError("问题为空：请输入一个问题。")
+        return [f"{q}|{'/'.join(h)}" for q, h in zip(questions, histories)]
+
+
+def test_concurrent_questions_share_batches_and_get_their_own_answer():
+    engine = Engine(delay=0.05)
+    batcher = MicroBatcher(engine.ask_many, window_s=0.01)
+    questions = [f"q{i}" for i in range(40)]
+    with ThreadPoolExecutor(40) as pool:
+        answers = list(pool.map(lambda q: batcher.ask(q, (q + "h",)), questions))
+    batcher.close()
+    assert answers == [f"q{i}|q{i}h" for i in range(40)]
+    assert sum(engine.sizes) == 40 and len(engine.sizes) < 20 and max(engine.sizes) > 1
+
+
+def test_a_bad_question_fails_alone():
+    engine = Engine(delay=0.02)
+    batcher = MicroBatcher(engine.ask_many, window_s=0.05)
+    with ThreadPoolExecutor(3) as pool:
+        futures = [pool.submit(batcher.ask, q) for q in ("a", "bad", "b")]
+        assert futures[0].result() == "a|" and futures[2].result() == "b|"
+        with pytest.raises(QuestionError):
+            futures[1].result()
+    batcher.close()
+
+
+def test_too_many_waiting_is_a_clean_busy():
+    engine = Engine(delay=0.3)
+    batcher = MicroBatcher(engine.ask_many, window_s=0.0, max_batch=1, max_waiting=2)
+    results = []
+
+    def ask(q):
+        try:
+            results.append(batcher.ask(q))
+        except Busy as exc:
+            results.append(str(exc))
+
+    threads = [threading.Thread(target=ask, args=(f"q{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+        time.sleep(0.01)
+    for t in threads:
+        t.join()
+    batcher.close()
+    assert results.count(BUSY_MESSAGE) >= 2
+    assert sum(r != BUSY_MESSAGE for r in results) >= 2
+
+
+def test_an_answer_that_takes_too_long_is_busy():
+    engine = Engine(delay=0.5)
+    batcher = MicroBatcher(engine.ask_many, max_wait_s=0.1)
+    with pytest.raises(Busy):
+        batcher.ask("slow")
+    batcher.close()
