@@ -40,6 +40,26 @@ HELD_OUT = (8, 9)  # article % 10: left out of the index
 MAX_ARTICLES = {"cmrc": None, "drcd": 120}  # DRCD: its first 120 articles (397 paragraphs)
 
 
+def covers(sentence: str, gold: str) -> bool:
+    """The sentence states the gold answer: holds it whole, or — for a long gold span that
+    runs past the sentence's end — a contiguous 60 % of it."""
+    if gold in sentence:
+        return True
+    return len(gold) >= 10 and longest_common(sentence, gold) >= 0.6 * len(gold)
+
+
+def longest_common(a: str, b: str) -> int:
+    best, row = 0, [0] * (len(b) + 1)
+    for x in a:
+        prev = 0
+        for j, y in enumerate(b, 1):
+            cur = row[j]
+            row[j] = prev + 1 if x == y else 0
+            best = max(best, row[j])
+            prev = cur
+    return best
+
+
 def held_out(item: Item) -> bool:
     return item.article % 10 in HELD_OUT
 
@@ -114,6 +134,7 @@ def rows_for(name: str, assistant: Assistant, items: list[Item], rng: random.Ran
                     "label": bool(label),
                     "x": c.features.tolist(),
                     "short": c.short,
+                    "sentence": c.sentence,
                     "golds": list(item.answers),
                     "hard": c.support.hard,
                 }

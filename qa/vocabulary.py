@@ -1,7 +1,7 @@
 """The jieba user dictionary, learned from the corpus being indexed (no hand-written list).
 
 Terms are what the documents themselves mark or repeat as units: quoted or titled terms
-(“腾笼换鸟”, 《…》, 「…」) and frequent character n-grams that stand on their own (seen in at
+(“…”, 《…》, 「…」) and frequent character n-grams that stand on their own (seen in at
 least ``min_count`` places, with varied neighbours on both sides, not just part of a longer
 frequent n-gram). Pure functions over strings; the sample is capped so a large corpus costs
 no more than ``max_chars`` characters of counting.
@@ -90,7 +90,7 @@ LISTED = re.compile(r"([^、，,；：（）()]{2,12})[（(][\d.]+[^）)（(]{0,
 def listed_names(
     texts: Iterable[str], cut: Callable[[str], Iterable[str]], tag: Callable[[str], str]
 ) -> list[str]:
-    """Names the corpus lists side by side with a value each (镇海（84.9万元）、鄞州（43.3万元）、
+    """Names the corpus lists side by side with a value each (甲县（12.5万元）、乙县（9.8万元）、
     …): when most items of such a list are tagged as places, all of them are places."""
     names: set[str] = set()
     for text in texts:
