@@ -9,6 +9,7 @@ no more than ``max_chars`` characters of counting.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -124,8 +125,9 @@ def corpus_terms(
 
 def load_vocabulary(kb, tokenizer, index_dir: Path | None) -> dict[str, str]:
     """The corpus terms of ``kb``, cached as ``vocabulary.json`` in ``index_dir`` (keyed by
-    the index's document fingerprint) so a warm start does not recount them."""
-    key = str(kb.manifest.get("fingerprint", ""))
+    a hash of the chunk ids, i.e. of the indexed text) so a warm start does not recount them."""
+    ids = sorted(c.id for c in kb.chunks.values())
+    key = hashlib.blake2b("\n".join(ids).encode(), digest_size=8).hexdigest()
     path = index_dir / VOCABULARY_FILE if index_dir else None
     if path is not None:
         try:
