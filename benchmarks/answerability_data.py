@@ -31,6 +31,7 @@ from rc_sets import Item, materialize  # noqa: E402
 
 from embeddings import load_encoder  # noqa: E402
 from qa import Assistant  # noqa: E402
+from qa.answerability import FEATURES  # noqa: E402
 from qa.indexing import open_index  # noqa: E402
 from qa.question import analyse  # noqa: E402
 from qa.text import fold  # noqa: E402
@@ -132,6 +133,7 @@ def rows_for(name: str, assistant: Assistant, items: list[Item], rng: random.Ran
                     "rank": rank,
                     "answerable": answerable,
                     "label": bool(label),
+                    "features": list(FEATURES),
                     "x": c.features.tolist(),
                     "short": c.short,
                     "sentence": c.sentence,
