@@ -117,7 +117,7 @@ def rows_for(name: str, assistant: Assistant, items: list[Item], rng: random.Ran
     rows = []
     ranked = assistant.retriever.search_many([q for q, _, _ in asks], assistant.settings.top_k)
     for (question, item, kind), passages in zip(asks, ranked):
-        _, _, cands = assistant.answerer.candidates(question, passages)
+        _, _, cands = assistant.selector.candidates(question, passages)
         answerable = kind == "original"
         for rank, c in enumerate(cands):
             source = passages[c.evidence.passage].chunk.source

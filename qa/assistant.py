@@ -25,7 +25,6 @@ from .answering import (
 from .chunking import ChunkParams
 from .docstore import DocStore, now, with_removal, with_restore, with_upload
 from .errors import StorageError, storage_error
-from .extractive import ExtractiveAnswerer
 from .followup import rewrite_followup
 from .grounding import document_subject
 from .indexing import (
@@ -40,6 +39,7 @@ from .indexing import remove_document as _remove_document
 from .readers import UnreadableDocument, read_document, supported_suffixes
 from .records import Answer, Citation, Passage, Sentence
 from .retrieval import Retriever
+from .selection import AnswerSelector
 from .store import MANIFEST, IndexMismatch, KnowledgeBase, load, read_manifest, save
 from .text import Tokenizer
 from .vocabulary import load_vocabulary
@@ -98,7 +98,7 @@ class Assistant:
             kb, encoder, self.tokenizer, settings.lexical_weight, settings.candidates
         )
         self._subjects: dict[str, str] = {}
-        self.answerer = ExtractiveAnswerer(
+        self.selector = AnswerSelector(
             self.tokenizer,
             lambda t: self.retriever.bm25.idf(t),
             lambda t: self.retriever.bm25.document_frequency(t),
@@ -161,7 +161,7 @@ class Assistant:
     def _answer(self, question: str, query: str, passages: list[Passage]) -> Answer:
         if self.settings.rule == "coverage":
             return self._answer_by_coverage(question, query, passages)
-        decision = self.answerer.decide(query, passages)
+        decision = self.selector.decide(query, passages)
         c = decision.chosen
         order = rerank(passages, decision.evidence)
         if c is not None:  # the answer's passage is cited first

@@ -1,4 +1,4 @@
-"""The extractive answer: choose the sentence that answers, check it, say the short answer.
+"""Answer selection: choose the sentence that answers, check it, say the short answer.
 
 Candidates are the best-scoring sentences of the retrieved passages (``qa.answering``). Each
 is grounded against the question (``qa.grounding``), its short answer is extracted
@@ -70,7 +70,7 @@ def window_of(passage: Passage, start: int, end: int) -> tuple[str, str]:
     return near, f"{prev}\n{near}"
 
 
-class ExtractiveAnswerer:
+class AnswerSelector:
     def __init__(
         self,
         tokenizer: Tokenizer,
