@@ -31,6 +31,7 @@ from rc_sets import Item, materialize  # noqa: E402
 
 from embeddings import load_encoder  # noqa: E402
 from qa import Assistant  # noqa: E402
+from qa.answerability import FEATURES  # noqa: E402
 from qa.indexing import open_index  # noqa: E402
 from qa.question import analyse  # noqa: E402
 from qa.text import fold  # noqa: E402
@@ -38,6 +39,26 @@ from qa.text import fold  # noqa: E402
 OUT = ROOT / "benchmarks" / "out"
 HELD_OUT = (8, 9)  # article % 10: left out of the index
 MAX_ARTICLES = {"cmrc": None, "drcd": 120}  # DRCD: its first 120 articles (397 paragraphs)
+
+
+def covers(sentence: str, gold: str) -> bool:
+    """The sentence states the gold answer: holds it whole, or — for a long gold span that
+    runs past the sentence's end — a contiguous 60 % of it."""
+    if gold in sentence:
+        return True
+    return len(gold) >= 10 and longest_common(sentence, gold) >= 0.6 * len(gold)
+
+
+def longest_common(a: str, b: str) -> int:
+    best, row = 0, [0] * (len(b) + 1)
+    for x in a:
+        prev = 0
+        for j, y in enumerate(b, 1):
+            cur = row[j]
+            row[j] = prev + 1 if x == y else 0
+            best = max(best, row[j])
+            prev = cur
+    return best
 
 
 def held_out(item: Item) -> bool:
@@ -96,7 +117,7 @@ def rows_for(name: str, assistant: Assistant, items: list[Item], rng: random.Ran
     rows = []
     ranked = assistant.retriever.search_many([q for q, _, _ in asks], assistant.settings.top_k)
     for (question, item, kind), passages in zip(asks, ranked):
-        _, _, cands = assistant.answerer.candidates(question, passages)
+        _, _, cands = assistant.selector.candidates(question, passages)
         answerable = kind == "original"
         for rank, c in enumerate(cands):
             source = passages[c.evidence.passage].chunk.source
@@ -112,8 +133,10 @@ def rows_for(name: str, assistant: Assistant, items: list[Item], rng: random.Ran
                     "rank": rank,
                     "answerable": answerable,
                     "label": bool(label),
+                    "features": list(FEATURES),
                     "x": c.features.tolist(),
                     "short": c.short,
+                    "sentence": c.sentence,
                     "golds": list(item.answers),
                     "hard": c.support.hard,
                 }

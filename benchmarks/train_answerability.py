@@ -35,8 +35,14 @@ from qa.answerability import (  # noqa: E402
 MODEL_FILE = ROOT / "qa" / "data" / "answerability.json"
 
 
-def load(paths: list[Path]) -> list[dict]:
-    return [json.loads(line) for p in paths for line in p.read_text("utf-8").splitlines() if line]
+def load(paths: list[Path], drop: tuple[str, ...] = ()) -> list[dict]:
+    """Rows with ``x`` in the order of ``FEATURES`` (matched by the names stored with each
+    row), the features in ``drop`` set to 0."""
+    rows = [json.loads(line) for p in paths for line in p.read_text("utf-8").splitlines() if line]
+    for r in rows:
+        names = r.get("features", list(FEATURES))
+        r["x"] = [0.0 if f in drop else r["x"][names.index(f)] for f in FEATURES]
+    return rows
 
 
 def picks(rows: list[dict], model: Model) -> list[dict]:
@@ -106,6 +112,7 @@ def main() -> None:
     parser.add_argument("rows", nargs="*", type=Path)
     parser.add_argument("--write", action="store_true", help="store the fitted model")
     parser.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
+    parser.add_argument("--drop", nargs="*", default=[], help="features to zero (an ablation)")
     parser.add_argument(
         "--confidence-on",
         choices=("real", "all"),
@@ -116,7 +123,9 @@ def main() -> None:
     args = parser.parse_args()
     from sklearn.linear_model import LogisticRegression
 
-    rows = load(args.rows or [ROOT / "benchmarks" / "out" / "answerability_rows.jsonl"])
+    rows = load(
+        args.rows or [ROOT / "benchmarks" / "out" / "answerability_rows.jsonl"], tuple(args.drop)
+    )
     fit = [r for r in rows if r["split"] == "fit"]
     held = [r for r in rows if r["split"] == "report"]
     ranker = LogisticRegression(C=args.C, max_iter=2000)

@@ -1,8 +1,9 @@
 """How likely is it that the shown answer is supported? One calibrated score, two steps.
 
 1. ``rank``: a logistic model over features of (question, candidate sentence) — grounding
-   (what is missing), lexical coverage, the retrieval's lexical and dense scores, whether the
-   sentence holds what is asked — picks the best candidate sentence.
+   (what is missing), lexical coverage of the sentence and its window, the sentence's evidence
+   score (which mixes in the passage's fused lexical + dense retrieval score), whether it holds
+   what is asked — picks the best candidate sentence.
 2. ``confidence``: a second logistic model over the picked candidate's features plus its rank
    score and its lead over the runner-up gives the probability that it answers the question.
 
@@ -36,8 +37,6 @@ FEATURES = (
     "scope_missing",
     "has_value",
     "short_found",
-    "lexical",
-    "dense",
     "evidence_score",
     "margin",
     "kind_number",
@@ -81,8 +80,6 @@ def features(
     support: Support,
     kind: str,
     short_found: bool,
-    lexical: float,
-    dense: float,
     evidence_score: float,
     margin: float,
 ) -> np.ndarray:
@@ -100,8 +97,6 @@ def features(
         "scope_missing": float(support.scope_missing),
         "has_value": float(support.has_value),
         "short_found": float(short_found),
-        "lexical": lexical,
-        "dense": dense,
         "evidence_score": evidence_score,
         "margin": margin,
         "kind_number": float(kind == "number"),

@@ -27,7 +27,6 @@ from .answering import (
 from .chunking import ChunkParams
 from .docstore import DocStore, now, with_removal, with_restore, with_upload
 from .errors import QuestionError, StorageError, storage_error
-from .extractive import ExtractiveAnswerer
 from .followup import rewrite_followup
 from .grounding import document_subject
 from .indexing import (
@@ -42,6 +41,7 @@ from .indexing import remove_document as _remove_document
 from .readers import UnreadableDocument, read_document, supported_suffixes
 from .records import Answer, Citation, Passage, Sentence
 from .retrieval import Retriever
+from .selection import AnswerSelector
 from .store import MANIFEST, IndexMismatch, KnowledgeBase, load, read_manifest, save
 from .text import Tokenizer
 from .vocabulary import load_vocabulary
@@ -106,7 +106,7 @@ class Assistant:
             kb, Retriever(kb, encoder, self.tokenizer, settings.lexical_weight, settings.candidates)
         )
         self._reading = threading.local()  # the snapshot this thread's question started with
-        self.answerer = ExtractiveAnswerer(
+        self.selector = AnswerSelector(
             self.tokenizer,
             lambda t: self.retriever.bm25.idf(t),
             lambda t: self.retriever.bm25.document_frequency(t),
@@ -189,7 +189,7 @@ class Assistant:
     def _answer(self, question: str, query: str, passages: list[Passage]) -> Answer:
         if self.settings.rule == "coverage":
             return self._answer_by_coverage(question, query, passages)
-        decision = self.answerer.decide(query, passages)
+        decision = self.selector.decide(query, passages)
         c = decision.chosen
         order = rerank(passages, decision.evidence)
         if c is not None:  # the answer's passage is cited first

@@ -1,7 +1,7 @@
 """The short answer inside an evidence sentence: the value, the name, the whole list.
 
 Pure string functions. The asked span is found from the question's frame: a name's own value
-in a comparison (奉化（35.4万元）) or a "respectively" sentence (甲、乙分别有12家、7家), else the
+in a comparison (乙县（12.5万元）) or a "respectively" sentence (甲、乙分别有12家、7家), else the
 first value of the asked kind after the attribute, else the gap between the question's words
 to the left and right of its question word, as they appear in the sentence.
 """
@@ -127,7 +127,7 @@ def level_value(frame: Frame, sentence: str) -> str | None:
 
 def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: str = "") -> str:
     """A value of the asked kind. When the sentence names another place or organisation the
-    question asks about, only a value bound to that name will do (奉化（35.4万元）,
+    question asks about, only a value bound to that name will do (乙县（12.5万元）,
     甲、乙分别有12家、7家): any other number there belongs to someone else."""
     if frame.rank:
         ranks = lx.RANK.findall(sentence)

@@ -3,7 +3,8 @@
 The evidence is one sentence of a passage; its *window* adds the sentence before it, the
 passage's heading path and the document title. A document's own subject (the place a report
 is about, learned from the document) counts as said everywhere in it, so "我市" in a report on
-慈溪 supports 慈溪 — and a question about another place is not answered by "我市" sentences.
+a city supports that city — and a question about another place is not answered by "我市"
+sentences.
 """
 
 from __future__ import annotations

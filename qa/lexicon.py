@@ -26,7 +26,7 @@ MEASURE = (
     "公里|千米|米|平方公里|平方米|公顷|千克|公斤|克|小时|分钟|秒|美元|欧元|度|层|部|本|篇|张|只|头"
 )
 UNIT_QUESTION = re.compile(rf"(?:多少|几)({MEASURE})")
-# A number with its magnitude and unit: 4219.2亿元, 5.5万家, 30多项, 12.5万元/人, 5.9%.
+# A number with its magnitude and unit: 512.6亿元, 3.2万家, 20多项, 8.5万元/人, 6.1%.
 VALUE = re.compile(
     rf"(?:\d+(?:[.,]\d+)*|[一二两三四五六七八九十百千]+)(?:多|余)?[万亿千百]*(?:余)?"
     rf"(?:%|％|‰|(?:{MEASURE})(?:/(?:{MEASURE}))?)?"

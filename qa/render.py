@@ -113,14 +113,18 @@ def used_sentences(answer: Answer) -> list[tuple[int, str]]:
 
 
 def headline(answer: Answer) -> str:
-    """What is said first, in bold: the short answer, else the answer without its markers."""
-    return answer.short_answer or _MARKER.sub("", answer.answer).strip()
+    """What is said first, in bold: the short answer, else the answer without its markers
+    (for a refusal, without its reason, which is shown on its own line)."""
+    text = _MARKER.sub("", answer.answer).strip()
+    if not answer.found and answer.reason and answer.reason != text:
+        text = text.replace(answer.reason, "").strip() or text
+    return answer.short_answer or text
 
 
 def refusal_reason(answer: Answer) -> str:
-    """Why a refusal was given, unless the answer text already says it (plain text)."""
+    """Why a refusal was given, unless the headline already says just that (plain text)."""
     reason = answer.reason or REFUSAL_FALLBACK
-    return "" if reason in answer.answer else reason
+    return "" if reason == headline(answer) else reason
 
 
 def render_note(note: str) -> str:

@@ -1,7 +1,7 @@
 """The jieba user dictionary, learned from the corpus being indexed (no hand-written list).
 
 Terms are what the documents themselves mark or repeat as units: quoted or titled terms
-(“腾笼换鸟”, 《…》, 「…」) and frequent character n-grams that stand on their own (seen in at
+(“…”, 《…》, 「…」) and frequent character n-grams that stand on their own (seen in at
 least ``min_count`` places, with varied neighbours on both sides, not just part of a longer
 frequent n-gram). Pure functions over strings; the sample is capped so a large corpus costs
 no more than ``max_chars`` characters of counting.
@@ -9,6 +9,7 @@ no more than ``max_chars`` characters of counting.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -90,7 +91,7 @@ LISTED = re.compile(r"([^、，,；：（）()]{2,12})[（(][\d.]+[^）)（(]{0,
 def listed_names(
     texts: Iterable[str], cut: Callable[[str], Iterable[str]], tag: Callable[[str], str]
 ) -> list[str]:
-    """Names the corpus lists side by side with a value each (镇海（84.9万元）、鄞州（43.3万元）、
+    """Names the corpus lists side by side with a value each (甲县（12.5万元）、乙县（9.8万元）、
     …): when most items of such a list are tagged as places, all of them are places."""
     names: set[str] = set()
     for text in texts:
@@ -124,8 +125,9 @@ def corpus_terms(
 
 def load_vocabulary(kb, tokenizer, index_dir: Path | None) -> dict[str, str]:
     """The corpus terms of ``kb``, cached as ``vocabulary.json`` in ``index_dir`` (keyed by
-    the index's document fingerprint) so a warm start does not recount them."""
-    key = str(kb.manifest.get("fingerprint", ""))
+    a hash of the chunk ids, i.e. of the indexed text) so a warm start does not recount them."""
+    ids = sorted(c.id for c in kb.chunks.values())
+    key = hashlib.blake2b("\n".join(ids).encode(), digest_size=8).hexdigest()
     path = index_dir / VOCABULARY_FILE if index_dir else None
     if path is not None:
         try:

@@ -18,15 +18,12 @@ def test_more_support_means_more_confidence():
     model = default_model()
     weak = np.zeros((2, len(FEATURES)))
     strong = weak.copy()
-    for f in ("sentence_cov", "window_cov", "attribute_cov", "has_value", "lexical", "dense"):
+    for f in ("sentence_cov", "window_cov", "attribute_cov", "has_value", "evidence_score"):
         strong[:, FEATURES.index(f)] = 1.0
-    gap = strong.copy()
-    gap[:, FEATURES.index("gap_name")] = 1.0
     p_weak = model.confidence(weak, model.rank(weak), 0)
     p_strong = model.confidence(strong, model.rank(strong), 0)
-    p_gap = model.confidence(gap, model.rank(gap), 0)
     assert 0.0 <= p_weak < p_strong <= 1.0
-    assert p_gap < p_strong
+    # (a candidate with a missing name, year or level is never picked: see test_grounding)
 
 
 def test_best_threshold_minimises_ten_times_wrong_plus_refusals():

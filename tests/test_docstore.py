@@ -13,6 +13,7 @@ from qa import Assistant, open_index
 from qa.docstore import DocStore
 from qa.errors import StorageError
 from qa.store import load
+from qa.vocabulary import VOCABULARY_FILE
 
 REPORT = (
     "# 慈溪工业报告\n\n## 企业梯队\n\n目前慈溪共有国家级单项冠军企业3家，省级隐形冠军企业2家。\n"
@@ -56,9 +57,12 @@ def sources(assistant):
 
 
 def disk_snapshot(index):
-    """Every file of the index folder (document store included) and its bytes."""
+    """Every file of the index folder (document store included) and its bytes; the
+    vocabulary cache (recounted whenever the indexed text changed) is left out."""
     return {
-        str(p.relative_to(index)): p.read_bytes() for p in sorted(index.rglob("*")) if p.is_file()
+        str(p.relative_to(index)): p.read_bytes()
+        for p in sorted(index.rglob("*"))
+        if p.is_file() and p.name != VOCABULARY_FILE
     }
 
 

@@ -41,7 +41,7 @@ def assistant(tmp_path_factory):
     (corpus / "report.md").write_text(REPORT, "utf-8")
     index = tmp_path_factory.mktemp("index") / "idx"
     a = Assistant.open(index, corpus=corpus, model=FakeEncoder())
-    a.answerer.model = replace(default_model(), threshold=0.0)
+    a.selector.model = replace(default_model(), threshold=0.0)
     return a
 
 

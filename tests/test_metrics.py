@@ -54,14 +54,15 @@ def test_summary_on_hand_checked_set():
     assert [j.rank for j in judgements] == [1, 3, 6, None, None, None, None]
     s = summarize(judgements, LATENCIES)
     counts = {k: s[k] for k in ("questions", "errors", "answerable", "unanswerable")}
-    assert counts == {"questions": 7, "errors": 1, "answerable": 4, "unanswerable": 2}
-    assert (s["with_evidence"], s["timed"]) == (4, 6)
-    assert s["hit@1"] == 0.25  # 1 of 4
-    assert s["hit@5"] == 0.5  # ranks 1 and 3
-    assert s["mrr@10"] == pytest.approx(0.375)  # (1 + 1/3 + 1/6 + 0) / 4
-    assert s["answer_accuracy"] == 0.5  # questions 1 and 2 of 4
+    # the error row (answerable, with evidence) counts as a wrong answer, never as missing
+    assert counts == {"questions": 7, "errors": 1, "answerable": 5, "unanswerable": 2}
+    assert (s["with_evidence"], s["timed"]) == (5, 6)
+    assert s["hit@1"] == 0.2  # 1 of 5
+    assert s["hit@5"] == 0.4  # ranks 1 and 3
+    assert s["mrr@10"] == pytest.approx(0.3)  # (1 + 1/3 + 1/6 + 0 + 0) / 5
+    assert s["answer_accuracy"] == 0.4  # questions 1 and 2 of 5
     assert s["refusal_accuracy"] == 0.5  # question 5 of 5 and 6
-    assert s["false_refusals"] == 0.25  # question 3 of 4
+    assert s["false_refusals"] == 0.2  # question 3 of 5 (the error is wrong, not a refusal)
     assert s["latency_p50"] == pytest.approx(0.35)  # between 0.3 and 0.4
     assert s["latency_p95"] == pytest.approx(1.75)  # 1.0 + 0.75 * (2.0 - 1.0)
     assert s["latency_mean"] == pytest.approx(4.0 / 6)

@@ -176,7 +176,8 @@ def test_refusal_reply_gives_the_reason_and_marks_chips_possibly_related():
     assert "可能相关：" in out and "qa-quote" not in out
     assert "原因：" + REFUSAL_FALLBACK in reply_html(answer(found=False), 0)
     said = Answer("问题", NOT_FOUND + "没有市长", False, (), reason="没有市长")
-    assert "原因：" not in reply_html(said, 0)  # the answer already says why
+    out = reply_html(said, 0)  # the reason is said once, on its own line
+    assert f'<b class="qa-short">{NOT_FOUND}</b>' in out and "原因：没有市长" in out
 
 
 def test_evidence_panel_shows_the_newest_reply_with_highlights():

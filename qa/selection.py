@@ -1,4 +1,4 @@
-"""The extractive answer: choose the sentence that answers, check it, say the short answer.
+"""Answer selection: choose the sentence that answers, check it, say the short answer.
 
 Candidates are the best-scoring sentences of the retrieved passages (``qa.answering``). Each
 is grounded against the question (``qa.grounding``), its short answer is extracted
@@ -70,7 +70,7 @@ def window_of(passage: Passage, start: int, end: int) -> tuple[str, str]:
     return near, f"{prev}\n{near}"
 
 
-class ExtractiveAnswerer:
+class AnswerSelector:
     def __init__(
         self,
         tokenizer: Tokenizer,
@@ -130,10 +130,7 @@ class ExtractiveAnswerer:
                     gap = Gap("value", bound[0] if bound else "".join(frame.attribute))
                     support = replace(support, gaps=support.gaps + (gap,))
             other = max((o.score for o in picked if o.passage != e.passage), default=0.0)
-            rows.append(
-                features(support, frame.kind, bool(short), passage.lexical, passage.dense,
-                         e.score, e.score - other)
-            )  # fmt: skip
+            rows.append(features(support, frame.kind, bool(short), e.score, e.score - other))
             built.append((e, sentence, support, short, subject))
         probs = self.model.rank(np.array(rows)) if rows else np.zeros(0)
         cands = [
