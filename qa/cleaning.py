@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+MARK = "\ue000"  # a reader's location mark (qa.readers.base.MARK): kept at its line's start
 TERMINAL = "。！？!?；;…:：”’」』)）》】"
 _CJK = r"\u3400-\u9fff\uf900-\ufaff"
 _NUMBERED = re.compile(
@@ -92,8 +93,10 @@ def repair_text(raw: str, markdown: bool = False) -> str:
             lines += ["#### " + lead.group(1).rstrip("。：:"), lead.group(2)]
         else:
             lines.append(line)
+    pending = ""  # location marks seen since the last kept line
     for line in lines:
-        line = _tidy_spaces(_inline_markdown(line))
+        pending += MARK * line.count(MARK)
+        line = _tidy_spaces(_inline_markdown(line.replace(MARK, "")))
         if not line:
             continue
         heading = None
@@ -104,15 +107,16 @@ def repair_text(raw: str, markdown: bool = False) -> str:
         elif not markdown and not open_sentence and _is_plain_heading(line):
             heading = "## " + heading_text(line)
         if heading:
-            out.append(heading)
+            out.append(pending + heading)
             open_sentence = False
-            continue
-        if open_sentence:
-            out[-1] += line
+        elif open_sentence:
+            out[-1] += pending + line
         else:  # a body line must not start with "#": chunking would take it for a heading
-            out.append("＃" + line[1:] if line.startswith("#") else line)
-        open_sentence = len(out[-1]) >= 30 and out[-1][-1] not in TERMINAL
-    return "\n".join(out)
+            out.append(pending + ("＃" + line[1:] if line.startswith("#") else line))
+        if not heading:
+            open_sentence = len(out[-1]) >= 30 and out[-1][-1] not in TERMINAL
+        pending = ""
+    return "\n".join(out) + pending
 
 
 def title_of(text: str, fallback: str) -> str:
