@@ -37,7 +37,7 @@ from qa import (
     check_question,
 )
 from qa.assistant import MAX_QUESTION_CHARS
-from qa.readers import supported_suffixes
+from qa.readers import read_document, summary, supported_suffixes
 from qa.render import (
     answer_text,
     describe_knowledge_base,
@@ -214,6 +214,7 @@ def upload(files: list[str] | str | None) -> tuple[str, str, str, dict, None]:
         problem = check_upload(path)
         if problem is None:
             try:
+                doc = read_document(path, name)  # what was read (pages, OCR); OCR is cached
                 added = assistant.add_files([path], [name])
             except (UnreadableDocument, OSError, ValueError) as exc:
                 problem = f"无法读取：{exc}"
@@ -221,7 +222,7 @@ def upload(files: list[str] | str | None) -> tuple[str, str, str, dict, None]:
             lines.append(f"❌ {escape(name)}：{escape(problem)}")
         else:
             verb = "已替换" if name in known else "已添加"
-            lines.append(f"✅ {escape(name)}：{verb}，{added} 个段落")
+            lines.append(f"✅ {escape(name)}：{verb}，{summary(doc.pages, doc.ocr_pages, added)}")
     return ("\n\n".join(lines), *knowledge_base(), None)
 
 

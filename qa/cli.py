@@ -6,11 +6,13 @@ import argparse
 import json
 import logging
 import sys
+from collections import Counter
 from pathlib import Path
 
 from .assistant import Assistant, QuestionError, check_question
 from .chunking import ChunkParams
 from .indexing import DEFAULT_CORPUS, DEFAULT_INDEX, build_index
+from .readers import summary
 from .store import IndexMismatch
 
 
@@ -29,7 +31,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     corpus = args.corpus or DEFAULT_CORPUS
     encoder = load_encoder(args.model)
     params = ChunkParams(args.chunk_size, args.overlap)
-    skipped = []
+    skipped, read = [], []
     kb = build_index(
         corpus,
         args.index,
@@ -37,7 +39,11 @@ def cmd_index(args: argparse.Namespace) -> int:
         params,
         progress=True,
         on_skip=lambda p, why: skipped.append((p, why)),
+        on_read=read.append,
     )
+    passages = Counter(c.source for c in kb.chunks.values())
+    for doc in read:
+        print(f"  {doc.source}：{summary(doc.pages, doc.ocr_pages, passages[doc.source])}")
     for path, why in skipped:
         print(f"skipped {path.name}: {why}", file=sys.stderr)
     print(
@@ -52,7 +58,7 @@ def format_answer(answer) -> str:
     if answer.citations:
         lines.append("来源：" if answer.found else "可能相关的段落（未找到答案）：")
     for c in answer.citations:
-        section = f" · {c.section}" if c.section else ""
+        section = "".join(f" · {part}" for part in (c.section, c.location) if part)
         excerpt = c.text.replace("\n", " ")
         excerpt = excerpt if len(excerpt) <= 160 else excerpt[:160] + "…"
         lines.append(f"[{c.n}] {c.source}{section} (score {c.score:.3f})\n    {excerpt}")

@@ -10,7 +10,7 @@ from pathlib import Path
 from embeddings import Encoder
 
 from .chunking import ChunkParams, chunk_document
-from .readers import read_document, supported_suffixes
+from .readers import ReadOptions, read_document, supported_suffixes
 from .records import Document
 from .retrieval import indexed_text
 from .store import IndexMismatch, KnowledgeBase, corpus_fingerprint, load, read_manifest, save
@@ -110,11 +110,13 @@ def build_index(
     params: ChunkParams = ChunkParams(),
     progress: bool = False,
     on_skip=None,
+    on_read=None,
 ) -> KnowledgeBase:
     """Index every readable document of ``corpus`` into ``index_dir`` and return it.
 
     An existing compatible index lends the vectors of unchanged chunks, so a refresh
-    embeds only what changed. Unreadable files are skipped and reported via ``on_skip``.
+    embeds only what changed. Unreadable files are skipped and reported via ``on_skip``
+    (path, reason); each document read is passed to ``on_read``.
     """
     corpus, index_dir = Path(corpus), Path(index_dir)
     if not corpus.is_dir():
@@ -128,8 +130,10 @@ def build_index(
     docs, hashes, files = [], {}, corpus_files(corpus)
     for path in files:
         try:
-            docs.append(read_document(path))
+            docs.append(read_document(path, options=ReadOptions(progress=progress)))
             hashes.update(file_hashes([path]))
+            if on_read:
+                on_read(docs[-1])
         except (ValueError, OSError) as exc:
             log.warning("skipped %s: %s", path.name, exc)
             if on_skip:

@@ -75,7 +75,7 @@ def shown_citations(answer: Answer, max_sources: int | None = None) -> list[Cita
 def citation(c: Citation) -> str:
     """One numbered source: title, section, file, score, then the passage with the used
     sentence(s) highlighted."""
-    where = " · ".join(escape(part) for part in (c.section, c.source) if part)
+    where = " · ".join(escape(part) for part in (c.section, c.source, c.location, c.date) if part)
     return (
         f'<div class="qa-source"><b>[{c.n}] {escape(c.title)}</b>'
         f"<br><small>{where} · 相关度 {c.score:.3f}</small>"

@@ -38,7 +38,7 @@ def read_html(data: bytes, options: ReadOptions) -> Extract:
     )
     if not text or not text.strip():
         raise UnreadableDocument(NO_TEXT)
-    meta = trafilatura.extract_metadata(page)
+    meta = trafilatura.extract_metadata(page, extensive=False)  # no date guessed from text
     m = _TITLE.search(page)
     title = " ".join(m.group(1).split()) if m else ""
     return Extract(

@@ -19,7 +19,11 @@ log = logging.getLogger(__name__)
 OCR_DPI = 150  # render scale for image-only pages (scans are usually 150–300 dpi)
 MIN_SCORE = 0.5  # boxes the recogniser is less sure of are dropped
 CACHE_VERSION = 1
-CACHE_DIR = Path(os.environ.get("QA_OCR_CACHE", Path.home() / ".cache" / "cixi-qa" / "ocr"))
+
+
+def cache_dir() -> Path:
+    """Where OCR results are kept: ``$QA_OCR_CACHE``, else ``~/.cache/cixi-qa/ocr``."""
+    return Path(os.environ.get("QA_OCR_CACHE") or Path.home() / ".cache" / "cixi-qa" / "ocr")
 
 
 def available() -> bool:
@@ -34,6 +38,7 @@ def _engine():
     return RapidOCR(
         params={
             "Global.log_level": "warning",
+            "Global.use_cls": False,  # scans are upright; the classifier flipped good lines
             "EngineConfig.onnxruntime.intra_op_num_threads": threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         }
@@ -61,7 +66,7 @@ def ocr_image(image) -> list[Line]:
 
 
 def _cache_path(key: str) -> Path:
-    return CACHE_DIR / f"{key}.json"
+    return cache_dir() / f"{key}.json"
 
 
 def _load_cache(key: str) -> dict[str, list]:
