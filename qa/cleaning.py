@@ -109,8 +109,9 @@ def repair_text(raw: str, markdown: bool = False) -> str:
         if heading:
             out.append(pending + heading)
             open_sentence = False
-        elif open_sentence:
-            out[-1] += pending + line
+        elif open_sentence:  # a space between Latin words, none in Chinese
+            latin = out[-1][-1].isascii() and out[-1][-1].isalnum() and line[0].isascii()
+            out[-1] += pending + (" " + line if latin and line[0].isalnum() else line)
         else:  # a body line must not start with "#": chunking would take it for a heading
             out.append(pending + ("＃" + line[1:] if line.startswith("#") else line))
         if not heading:

@@ -255,7 +255,7 @@ def test_upload_same_name_replaces(app_assistant, tmp_path):
     "name, data, message",
     [
         ("virus.exe", b"MZ\x00\x00", "不支持的文件类型"),
-        ("report.pdf", b"%PDF-1.4", "不支持的文件类型"),
+        ("report.pdf", b"%PDF-1.4", "文件已损坏或不是有效的 PDF 文件"),
         ("noext", "文本", "不支持的文件类型"),
         ("empty.txt", b"", "文件是空的"),
         ("binary.txt", b"\x00\x01\x02" * 100, "无法读取"),

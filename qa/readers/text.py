@@ -18,6 +18,7 @@ from .base import BINARY, UNDECODABLE, Extract, ReadOptions, UnreadableDocument
 log = logging.getLogger(__name__)
 
 MIN_COMMON_SHARE = 0.9  # of the non-ASCII characters, for GB18030/Big5 decodings
+MAX_KANA_SHARE = 0.02  # GB2312 has kana where EUC-JP has them: Japanese is not our text
 LOSSY_UTF8_SHARE = 20  # question files: ≤ 1 bad byte per this many non-ASCII chars
 _LEGACY = ("gb18030", "big5")
 
@@ -64,7 +65,14 @@ def plausible(text: str, legacy: bool = False) -> bool:
     """Real text rather than mis-decoded bytes."""
     if "\ufffd" in text or _controls(text) > max(2, len(text) // 200):
         return False
-    return not legacy or common_share(text) >= MIN_COMMON_SHARE
+    if not legacy:
+        return True
+    return common_share(text) >= MIN_COMMON_SHARE and kana_share(text) <= MAX_KANA_SHARE
+
+
+def kana_share(text: str) -> float:
+    wide = [c for c in text if ord(c) > 127 and not c.isspace()]
+    return sum(1 for c in wide if "\u3040" <= c <= "\u30ff") / len(wide) if wide else 0.0
 
 
 def decode(data: bytes, allow_lossy: bool = False) -> tuple[str, str, bool]:
@@ -104,7 +112,7 @@ def decode(data: bytes, allow_lossy: bool = False) -> tuple[str, str, bool]:
         except UnicodeDecodeError:
             continue
         share = common_share(text)
-        if plausible(text) and share >= MIN_COMMON_SHARE and (best is None or share > best[0]):
+        if plausible(text, legacy=True) and (best is None or share > best[0]):
             best = (share, text, encoding)
     if best is not None:
         return best[1], best[2], False
