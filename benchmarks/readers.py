@@ -86,12 +86,20 @@ def main() -> None:
     parser.add_argument("--model", default=None)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--skip-ocr", action="store_true", help="leave out the scanned PDF")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        help="keep the rendered files and the OCR cache here and reuse them "
+        "(then OCR speed is that of the cache)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        os.environ["QA_OCR_CACHE"] = str(work / "ocr-cache")  # measure real OCR, once
-        made = render_all(DEFAULT_CORPUS, work / "formats")
-        base = work / "formats"
+        keep = args.work or work
+        os.environ["QA_OCR_CACHE"] = str(keep / "ocr-cache")  # measure real OCR, once
+        if not (keep / "formats").is_dir():
+            render_all(DEFAULT_CORPUS, keep / "formats")
+        base = keep / "formats"
         folders = {name: (base / f if f else DEFAULT_CORPUS) for name, f in FORMATS.items()}
         if args.skip_ocr:
             folders.pop("scanned PDF (OCR)")
@@ -119,7 +127,6 @@ def main() -> None:
             (work / name).mkdir()
             quality_rows.append({"format": name} | evaluate(folder, encoder, work / name))
             print(quality_rows[-1], file=sys.stderr)
-        del made
     report = "\n\n".join(
         [
             f"### Readers: the bundled corpus in each format, seed dev set (model {encoder.name})",

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 MARGIN = 0.1  # top and bottom share of the page where running headers/footers live
 REPEAT_SHARE = 0.5  # a margin line on at least this share of the pages (and ≥ 2) is running
 HEADING_RATIO = 1.15  # a line this much larger than the body text is a heading
+OCR_HEADING_RATIO = 1.4  # OCR box heights vary with the glyphs (digits, %, Latin): titles only
 PAGE_NUMBER = re.compile(
     r"^(?:[-—–‒]\s*\d{1,4}\s*[-—–‒]|第\s*\d{1,4}\s*页(?:\s*[/，,]?\s*共\s*\d{1,4}\s*页)?"
     r"|\d{1,4}\s*/\s*\d{1,4}|[Pp]age\s*\d{1,4}(?:\s*of\s*\d{1,4})?|\d{1,4})$"
@@ -97,7 +98,8 @@ def reading_order(lines: list[Line]) -> list[Line]:
         parts: list[list[Line]] = [[] for _ in range(len(columns) + 1)]
         for line in lines:
             parts[sum(1 for c in columns if (line.x0 + line.x1) / 2 > c)].append(line)
-        return [line for part in parts for line in reading_order(part)]
+        if all(len(part) >= 2 for part in parts):  # a column has lines; else a gap in a row
+            return [line for part in parts for line in reading_order(part)]
     spans = sorted((line.y0, line.y1) for line in lines)
     best, cut, reach = 0.0, None, spans[0][1]
     for a, b in spans[1:]:
@@ -158,17 +160,29 @@ def heading_levels(pages: list[Page], body: float, ratio: float = HEADING_RATIO)
     return {size: min(i + 1, 4) for i, size in enumerate(sizes)}
 
 
+def _latin_share(text: str) -> float:
+    return sum(1 for c in text if c.isascii() and c.isalpha()) / max(len(text), 1)
+
+
 def page_text(page: Page, body: float, levels: dict) -> str:
     """The page as one paragraph a line, headings as ``#`` lines.
 
     A line continues the paragraph above when that one reached the right edge and this
-    one is neither indented, nor a heading, nor far below.
+    one is neither indented, nor a heading, nor far below. On an OCR page a heading by
+    size must also be short of the right edge and mostly Chinese.
     """
     lines = [line for line in page.lines if line.text.strip()]
     if not lines:
         return ""
     right = max(line.x1 for line in lines)
     left = min(line.x0 for line in lines)
+
+    def level_of(line: Line) -> int | None:
+        level = levels.get(round(line.size, 0))
+        if level and page.ocr and (line.x1 >= right - 2 * body or _latin_share(line.text) > 0.3):
+            return None
+        return level
+
     pitch = [b.y0 - a.y0 for a, b in zip(lines, lines[1:]) if b.y0 > a.y0]
     step = statistics.median(pitch) if pitch else body * 1.5
     out: list[str] = []
@@ -176,7 +190,7 @@ def page_text(page: Page, body: float, levels: dict) -> str:
     prev_heading = False
     for line in lines:
         text = line.text.strip()
-        level = levels.get(round(line.size, 0))
+        level = level_of(line)
         if level:
             if prev_heading and prev is not None and line.y0 - prev.y1 < line.size:
                 out[-1] = join_text(out[-1], text)  # a heading wrapped over two lines

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 OCR_DPI = 150  # render scale for image-only pages (scans are usually 150–300 dpi)
 MIN_SCORE = 0.5  # boxes the recogniser is less sure of are dropped
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # the cache holds raw boxes: layout changes need no new OCR
 
 
 def cache_dir() -> Path:
@@ -46,7 +46,7 @@ def _engine():
 
 
 def boxes_to_lines(boxes, texts, scores) -> list[Line]:
-    """OCR boxes (four corner points each) as ``Line``s in reading order."""
+    """OCR boxes (four corner points each) as ``Line``s, in the engine's order."""
     lines = []
     for box, text, score in zip(boxes, texts, scores):
         if score < MIN_SCORE or not text.strip():
@@ -54,11 +54,11 @@ def boxes_to_lines(boxes, texts, scores) -> list[Line]:
         xs, ys = [p[0] for p in box], [p[1] for p in box]
         x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
         lines.append(Line(text.strip(), x0, y0, x1, y1, y1 - y0))
-    return merge_segments(reading_order(lines))
+    return lines
 
 
 def ocr_image(image) -> list[Line]:
-    """The text lines of an RGB image (a numpy array), in pixel coordinates."""
+    """The text boxes of an RGB image (a numpy array), in pixel coordinates."""
     result = _engine()(image[:, :, ::-1].copy())  # the engine expects BGR
     if result.boxes is None or result.txts is None:
         return []
@@ -96,8 +96,8 @@ def file_key(data: bytes) -> str:
 
 
 def ocr_pages(pdf, numbers: list[int], key: str, progress: bool = False) -> dict[int, list[Line]]:
-    """OCR the 1-based pages ``numbers`` of an open pypdfium2 document; coordinates are
-    in PDF points. Pages already in the cache for ``key`` (the file's hash) are not read."""
+    """OCR the 1-based pages ``numbers`` of an open pypdfium2 document: lines in reading
+    order, in PDF points. Pages already in the cache for ``key`` (the file's hash) are not read."""
     from tqdm import tqdm
 
     cached = _load_cache(key)
@@ -114,9 +114,10 @@ def ocr_pages(pdf, numbers: list[int], key: str, progress: bool = False) -> dict
             cached[str(n)] = [[ln.text, ln.x0, ln.y0, ln.x1, ln.y1, ln.size] for ln in lines]
             _save_cache(key, cached)
             bar.update(1)
-        out[n] = [
+        boxes = [
             Line(t, x0 / scale, y0 / scale, x1 / scale, y1 / scale, s / scale)
             for t, x0, y0, x1, y1, s in cached[str(n)]
         ]
+        out[n] = merge_segments(reading_order(boxes))
     bar.close()
     return out

@@ -18,7 +18,16 @@ from .base import (
     page_label,
     parse_date,
 )
-from .layout import Line, Page, body_size, drop_running, heading_levels, merge_segments, page_text
+from .layout import (
+    OCR_HEADING_RATIO,
+    Line,
+    Page,
+    body_size,
+    drop_running,
+    heading_levels,
+    merge_segments,
+    page_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +93,8 @@ def read_pdf(data: bytes, options: ReadOptions) -> Extract:
     pages = drop_running(pages)
     body = body_size(pages)
     levels = heading_levels([p for p in pages if not p.ocr], body)
-    ocr_levels = heading_levels([p for p in pages if p.ocr], body_size([p for p in pages if p.ocr]))
+    scans = [p for p in pages if p.ocr]
+    ocr_levels = heading_levels(scans, body_size(scans), OCR_HEADING_RATIO)
     parts, locations = [], []
     for page in pages:
         text = page_text(page, body, ocr_levels if page.ocr else levels)
