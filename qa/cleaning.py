@@ -56,6 +56,24 @@ def heading_text(line: str) -> str:
     return line.lstrip("#").strip()
 
 
+_LATIN_END = re.compile(r"[A-Za-z0-9,.;:!?%)\]'\"]$")
+_LATIN_START = re.compile(r"^[A-Za-z0-9(\['\"]")
+
+
+def join_text(left: str, right: str) -> str:
+    """Join two pieces of a wrapped line: a space only between Latin words (none between
+    CJK characters, none inside a number broken at the line end: ``20`` + ``17年``)."""
+    if not left or not right:
+        return left + right
+    if left.endswith("-") and len(left) > 1 and left[-2].isalpha() and right[0].islower():
+        return left[:-1] + right  # a hyphenated word
+    if left[-1] in "0123456789.," and right[0].isdigit():
+        return left + right
+    if _LATIN_END.search(left) and _LATIN_START.match(right):
+        return left + " " + right
+    return left + right
+
+
 def _inline_markdown(line: str) -> str:
     line = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", line)  # images -> alt text
     line = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", line)  # links -> text
@@ -110,8 +128,9 @@ def repair_text(raw: str, markdown: bool = False) -> str:
             out.append(pending + heading)
             open_sentence = False
         elif open_sentence:  # a space between Latin words, none in Chinese
-            latin = out[-1][-1].isascii() and out[-1][-1].isalnum() and line[0].isascii()
-            out[-1] += pending + (" " + line if latin and line[0].isalnum() else line)
+            joined = join_text(out[-1], line)  # always ends with ``line``
+            cut = len(joined) - len(line)
+            out[-1] = joined[:cut] + pending + joined[cut:]
         else:  # a body line must not start with "#": chunking would take it for a heading
             out.append(pending + ("＃" + line[1:] if line.startswith("#") else line))
         if not heading:

@@ -68,6 +68,8 @@ def sentences(text: str) -> list[str]:
 @pytest.fixture(scope="module")
 def text_pdf(tmp_path_factory):
     if not FONT.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{FONT} missing: .ci/run installs fonts-wqy-zenhei")
         pytest.skip("fonts-wqy-zenhei not installed")
     doc = make_doc()
     path = tmp_path_factory.mktemp("pdf") / "report.pdf"
@@ -395,3 +397,14 @@ def test_document_date_falls_back_to_the_file(tmp_path):
     os.utime(path, (1577836800, 1577836800))  # 2020-01-01
     doc = read_document(path)
     assert doc.date == "2020-01-01" and chunk_document(doc)[0].date == "2020-01-01"
+
+
+def test_line_joining_the_chinese_way():
+    from qa.cleaning import join_text
+
+    assert join_text("杭州湾", "南岸") == "杭州湾南岸"
+    assert join_text("Bay", "Bridge") == "Bay Bridge"
+    assert join_text("20", "17年") == "2017年"  # a number broken at the line end
+    assert join_text("增长1.", "5%") == "增长1.5%"
+    assert join_text("infor-", "mation") == "information"
+    assert join_text("亿元，", "the") == "亿元，the"

@@ -13,6 +13,8 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, replace
 
+from ..cleaning import join_text
+
 MARGIN = 0.1  # top and bottom share of the page where running headers/footers live
 REPEAT_SHARE = 0.5  # a margin line on at least this share of the pages (and ≥ 2) is running
 HEADING_RATIO = 1.15  # a line this much larger than the body text is a heading
@@ -21,8 +23,6 @@ PAGE_NUMBER = re.compile(
     r"^(?:[-—–‒]\s*\d{1,4}\s*[-—–‒]|第\s*\d{1,4}\s*页(?:\s*[/，,]?\s*共\s*\d{1,4}\s*页)?"
     r"|\d{1,4}\s*/\s*\d{1,4}|[Pp]age\s*\d{1,4}(?:\s*of\s*\d{1,4})?|\d{1,4})$"
 )
-_LATIN_END = re.compile(r"[A-Za-z0-9,.;:!?%)\]'\"-]$")
-_LATIN_START = re.compile(r"^[A-Za-z0-9(\['\"]")
 
 
 @dataclass(frozen=True)
@@ -42,19 +42,6 @@ class Page:
     height: float
     lines: tuple[Line, ...]
     ocr: bool = False
-
-
-def join_text(left: str, right: str) -> str:
-    """Join two pieces of a line or paragraph: a space only between Latin words."""
-    if not left:
-        return right
-    if not right:
-        return left
-    if left.endswith("-") and len(left) > 1 and left[-2].isalpha() and right[0].islower():
-        return left[:-1] + right  # hyphenated word
-    if _LATIN_END.search(left) and _LATIN_START.match(right):
-        return left + " " + right
-    return left + right
 
 
 def merge_segments(lines: list[Line]) -> list[Line]:
