@@ -251,6 +251,21 @@ def test_upload_same_name_replaces(app_assistant, tmp_path):
     assert len(app_assistant.documents()) == 3
 
 
+def test_upload_of_a_pdf_shows_pages_and_cites_them(app_assistant, tmp_path):
+    from benchmarks.render_corpus import FONT, render_text_pdf
+    from qa.records import Document
+
+    if not FONT.exists():
+        pytest.skip("fonts-wqy-zenhei not installed")
+    pdf = tmp_path / "bridge.pdf"
+    render_text_pdf(Document("bridge.md", "跨海大桥", NEW_DOC.replace("\n\n", "\n")), pdf)
+    status, *_ = app.upload([upload_file(tmp_path, "bridge.pdf", pdf.read_bytes())])
+    assert status.startswith("✅ bridge.pdf：已添加，1 页，") and "个段落" in status
+    answer = app_assistant.ask("慈溪跨海大桥全长多少公里？")
+    assert answer.citations[0].source == "bridge.pdf"
+    assert (answer.citations[0].page, answer.citations[0].location) == (1, "第 1 页")
+
+
 @pytest.mark.parametrize(
     "name, data, message",
     [
