@@ -119,7 +119,7 @@ def test_text_pdf_headings_and_pages_of_chunks(text_pdf):
     assert all(isinstance(c.page, int) and isinstance(c.page_end, int) for c in chunks)
     assert [c.page for c in chunks] == sorted(c.page for c in chunks)
     assert chunks[-1].page_end == pages
-    assert ("一、第1部分的标题", "（一）第1部分的小节") == chunks[0].section[-2:]
+    assert chunks[0].section == (TITLE, "一、第1部分的标题", "（一）第1部分的小节")
     assert any(c.section[-2:] == ("四、第4部分的标题", "（一）第4部分的小节") for c in chunks)
     # each chunk's first sentence is on the page the chunk says
     pdf = pdfium.PdfDocument(str(path))
@@ -179,6 +179,33 @@ def test_scanned_pdf_is_read_by_ocr_and_cached(tmp_path, monkeypatch):
     assert all(c.page == 1 and c.location == "第 1 页" for c in chunk_document(doc))
     monkeypatch.setattr(ocr_module, "_engine", lambda: pytest.fail("OCR ran again"))
     assert read_document(tmp_path / "scan.pdf").text == doc.text  # from the cache
+
+
+@needs_font
+def test_mixed_pdf_is_read_page_by_page(tmp_path, text_pdf, scanned_pdf, monkeypatch):
+    import pypdfium2 as pdfium
+
+    _, text_path, _ = text_pdf
+    _, scan_path = scanned_pdf
+    mixed = pdfium.PdfDocument.new()
+    mixed.import_pages(pdfium.PdfDocument(str(text_path)), [0])
+    mixed.import_pages(pdfium.PdfDocument(str(scan_path)), [1])
+    mixed.save(str(tmp_path / "mixed.pdf"))
+    asked = []
+
+    def fake_ocr(pdf, numbers, key, progress=False):
+        asked.extend(numbers)
+        return {n: [Line("扫描页识别出的文字：慈溪杨梅种植面积约八万亩。", 60, 100, 500, 115, 11)]
+                for n in numbers}  # fmt: skip
+
+    monkeypatch.setattr(ocr_module, "available", lambda: True)
+    monkeypatch.setattr(ocr_module, "ocr_pages", fake_ocr)
+    doc = read_document(tmp_path / "mixed.pdf")
+    assert asked == [2] and (doc.pages, doc.ocr_pages) == (2, 1)
+    chunks = chunk_document(doc)
+    assert chunks[0].page == 1
+    scanned = [c for c in chunks if "杨梅" in c.text]
+    assert scanned and scanned[-1].page_end == 2
 
 
 def test_reading_order_reads_columns_one_after_the_other():
