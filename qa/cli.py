@@ -43,7 +43,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     )
     passages = Counter(c.source for c in kb.chunks.values())
     for doc in read:
-        print(f"  {doc.source}：{summary(doc.pages, doc.ocr_pages, passages[doc.source])}")
+        notes = "".join(f"；{note}" for note in doc.notes)
+        print(f"  {doc.source}：{summary(doc.pages, doc.ocr_pages, passages[doc.source])}{notes}")
     for path, why in skipped:
         print(f"skipped {path.name}: {why}", file=sys.stderr)
     print(

@@ -4,6 +4,7 @@ rendering for OCR); pages without a text layer are read with OCR when it is avai
 from __future__ import annotations
 
 import logging
+import threading
 
 from . import ocr
 from .base import (
@@ -32,6 +33,7 @@ from .layout import (
 log = logging.getLogger(__name__)
 
 MIN_TEXT_CHARS = 5  # a page with fewer characters in its text layer is read by OCR
+_PDFIUM = threading.Lock()  # PDFium is not thread-safe: one document at a time
 
 
 def _open(data: bytes):
@@ -64,6 +66,11 @@ def text_lines(page) -> list[Line]:
 
 
 def read_pdf(data: bytes, options: ReadOptions) -> Extract:
+    with _PDFIUM:
+        return _read_pdf(data, options)
+
+
+def _read_pdf(data: bytes, options: ReadOptions) -> Extract:
     pdf = _open(data)
     try:
         meta = pdf.get_metadata_dict()
