@@ -98,13 +98,16 @@ def _read_pdf(data: bytes, options: ReadOptions) -> Extract:
     finally:
         pdf.close()
     pages = drop_running(pages)
-    body = body_size(pages)
-    levels = heading_levels([p for p in pages if not p.ocr], body)
-    scans = [p for p in pages if p.ocr]
-    ocr_levels = heading_levels(scans, body_size(scans), OCR_HEADING_RATIO)
+    texts, scans = [p for p in pages if not p.ocr], [p for p in pages if p.ocr]
+    body, ocr_body = body_size(texts), body_size(scans)  # OCR sizes are box heights
+    levels = heading_levels(texts, body)
+    ocr_levels = heading_levels(scans, ocr_body, OCR_HEADING_RATIO)
     parts, locations = [], []
     for page in pages:
-        text = page_text(page, body, ocr_levels if page.ocr else levels)
+        if page.ocr:
+            text = page_text(page, ocr_body, ocr_levels)
+        else:
+            text = page_text(page, body, levels)
         parts.append(MARK + text)
         locations.append(Location(page.number, page_label(page.number)))
     return Extract(
