@@ -214,11 +214,11 @@ def excerpt(text: str, focus: str = "", width: int = EXCERPT_CHARS) -> str:
 
 
 def sources_text(record: dict) -> str:
-    """``[n] document · section: excerpt`` lines for the record's citations."""
+    """``[n] document · section · location: excerpt`` lines for the record's citations."""
     answer = _MARKER.sub("", record.get("answer") or "").strip()
     lines = []
     for c in record.get("citations") or []:
-        section = f" · {c['section']}" if c.get("section") else ""
+        section = "".join(f" · {c[k]}" for k in ("section", "location") if c.get(k))
         lines.append(f"[{c['n']}] {c['source']}{section}: {excerpt(c['text'], answer)}")
     return "\n".join(lines)
 
