@@ -92,6 +92,7 @@ def main() -> None:
         help="keep the rendered files and the OCR cache here and reuse them "
         "(then OCR speed is that of the cache)",
     )
+    parser.add_argument("--only", help="only the formats whose name contains this text")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -103,6 +104,8 @@ def main() -> None:
         folders = {name: (base / f if f else DEFAULT_CORPUS) for name, f in FORMATS.items()}
         if args.skip_ocr:
             folders.pop("scanned PDF (OCR)")
+        if args.only:
+            folders = {k: v for k, v in folders.items() if args.only in k}
         speed_rows = []
         for name, folder in folders.items():
             if name.startswith("original"):
@@ -123,9 +126,9 @@ def main() -> None:
 
         encoder = load_encoder(args.model)
         quality_rows = []
-        for name, folder in folders.items():
-            (work / name).mkdir()
-            quality_rows.append({"format": name} | evaluate(folder, encoder, work / name))
+        for i, (name, folder) in enumerate(folders.items()):
+            (work / f"eval-{i}").mkdir()
+            quality_rows.append({"format": name} | evaluate(folder, encoder, work / f"eval-{i}"))
             print(quality_rows[-1], file=sys.stderr)
     report = "\n\n".join(
         [
