@@ -60,6 +60,27 @@ def read_speed(folder: Path) -> dict:
     return result
 
 
+def fidelity(folder: Path) -> float:
+    """Share of the original documents' characters found, in order, in the ones read from
+    ``folder`` (matched by file stem; whitespace and ``#`` ignored)."""
+    import difflib
+    import re
+
+    from qa.readers import read_folder
+
+    def plain(text: str) -> str:
+        return re.sub(r"[\s#]", "", text)
+
+    originals = {Path(d.source).stem: plain(d.text) for d in read_folder(DEFAULT_CORPUS)}
+    found = total = 0
+    for doc in read_folder(folder):
+        source, got = originals[Path(doc.source).stem], plain(doc.text)
+        matcher = difflib.SequenceMatcher(None, source, got, autojunk=False)
+        found += sum(m.size for m in matcher.get_matching_blocks())
+        total += len(source)
+    return found / total
+
+
 def evaluate(folder: Path, encoder, work: Path) -> dict:
     from qa import Assistant
     from qa.indexing import build_index
@@ -78,6 +99,7 @@ def evaluate(folder: Path, encoder, work: Path) -> dict:
         "answer_accuracy": summary["answer_accuracy"],
         "refusal_accuracy": summary["refusal_accuracy"],
         "citations_with_page": sum(c["page"] is not None for c in cited) / max(len(cited), 1),
+        "char_fidelity": fidelity(folder),
     }
 
 
