@@ -237,6 +237,10 @@ class Assistant:
                 text=passages[old].chunk.text,
                 score=passages[old].score,
                 highlights=tuple(highlights.get(old, ())),
+                page=passages[old].chunk.page,
+                page_end=passages[old].chunk.page_end,
+                location=passages[old].chunk.location,
+                date=passages[old].chunk.date,
             )
             for new, old in enumerate(order)
         )

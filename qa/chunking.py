@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from .cleaning import heading_level, heading_text
-from .records import Chunk, Document
+from .readers.base import pages_label
+from .records import Chunk, Document, Mark
 
 # A sentence ends at 。！？；!?; (plus any closing quotes/brackets that follow) or at a line end.
 _SENTENCE = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』）)]*|\n|$)")
@@ -76,6 +78,22 @@ def pack_spans(spans: list[tuple[int, int]], size: int, overlap: int) -> list[tu
     return windows
 
 
+def locate(
+    marks: tuple[Mark, ...], start: int, end: int, offsets: list[int] | None = None
+) -> tuple[int | None, int | None, str]:
+    """``(page, page_end, location)`` of the text between offsets ``start`` and ``end``
+    (``offsets``: the marks' starts, when the caller has them)."""
+    offsets = [m.start for m in marks] if offsets is None else offsets
+    i = bisect_right(offsets, start) - 1
+    if i < 0:
+        return None, None, ""
+    first = marks[i]
+    last = marks[max(bisect_right(offsets, max(end - 1, start)) - 1, i)]
+    if first.page is None:
+        return None, None, first.label
+    return first.page, last.page, pages_label(first.page, last.page)
+
+
 def chunk_id(source: str, section: tuple[str, ...], text: str) -> str:
     key = "\x1f".join([source, *section, text])
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
@@ -95,18 +113,34 @@ def chunk_document(doc: Document, params: ChunkParams = ChunkParams()) -> list[C
         section = tuple(t for _, t in path)
         for a, b in pack_spans(body, params.size, params.overlap):
             text = doc.text[a:b]
+            page, page_end, location = locate(doc.marks, a, b, offsets)
+            cid = chunk_id(doc.source, section, text)
             chunks.append(
                 Chunk(
-                    chunk_id(doc.source, section, text), doc.source, doc.title, section, a, b, text
-                )
+                    cid,
+                    doc.source,
+                    doc.title,
+                    section,
+                    a,
+                    b,
+                    text,
+                    page,
+                    page_end,
+                    location,
+                    doc.date,
+                )  # fmt: skip
             )
         body.clear()
 
+    offsets = [m.start for m in doc.marks]
+    splits = {m.start for m in doc.marks if m.split}  # rows: each its own passage
     pos = 0
     for line in doc.text.split("\n"):
         start, pos = pos, pos + len(line) + 1
         level = heading_level(line)
         if level is None:
+            if start in splits:
+                flush()
             body.extend(sentence_spans(doc.text, start, start + len(line)))
             continue
         flush()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+MARK = "\ue000"  # a reader's location mark (qa.readers.base.MARK): kept at its line's start
 TERMINAL = "。！？!?；;…:：”’」』)）》】"
 _CJK = r"\u3400-\u9fff\uf900-\ufaff"
 _NUMBERED = re.compile(
@@ -55,6 +56,24 @@ def heading_text(line: str) -> str:
     return line.lstrip("#").strip()
 
 
+_LATIN_END = re.compile(r"[A-Za-z0-9,.;:!?%)\]'\"]$")
+_LATIN_START = re.compile(r"^[A-Za-z0-9(\['\"]")
+
+
+def join_text(left: str, right: str) -> str:
+    """Join two pieces of a wrapped line: a space only between Latin words (none between
+    CJK characters, none inside a number broken at the line end: ``20`` + ``17年``)."""
+    if not left or not right:
+        return left + right
+    if left.endswith("-") and len(left) > 1 and left[-2].isalpha() and right[0].islower():
+        return left[:-1] + right  # a hyphenated word
+    if left[-1] in "0123456789.," and right[0].isdigit():
+        return left + right
+    if _LATIN_END.search(left) and _LATIN_START.match(right):
+        return left + " " + right
+    return left + right
+
+
 def _inline_markdown(line: str) -> str:
     line = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", line)  # images -> alt text
     line = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", line)  # links -> text
@@ -92,8 +111,10 @@ def repair_text(raw: str, markdown: bool = False) -> str:
             lines += ["#### " + lead.group(1).rstrip("。：:"), lead.group(2)]
         else:
             lines.append(line)
+    pending = ""  # location marks seen since the last kept line
     for line in lines:
-        line = _tidy_spaces(_inline_markdown(line))
+        pending += MARK * line.count(MARK)
+        line = _tidy_spaces(_inline_markdown(line.replace(MARK, "")))
         if not line:
             continue
         heading = None
@@ -104,15 +125,18 @@ def repair_text(raw: str, markdown: bool = False) -> str:
         elif not markdown and not open_sentence and _is_plain_heading(line):
             heading = "## " + heading_text(line)
         if heading:
-            out.append(heading)
+            out.append(pending + heading)
             open_sentence = False
-            continue
-        if open_sentence:
-            out[-1] += line
+        elif open_sentence:  # a space between Latin words, none in Chinese
+            joined = join_text(out[-1], line)  # always ends with ``line``
+            cut = len(joined) - len(line)
+            out[-1] = joined[:cut] + pending + joined[cut:]
         else:  # a body line must not start with "#": chunking would take it for a heading
-            out.append("＃" + line[1:] if line.startswith("#") else line)
-        open_sentence = len(out[-1]) >= 30 and out[-1][-1] not in TERMINAL
-    return "\n".join(out)
+            out.append(pending + ("＃" + line[1:] if line.startswith("#") else line))
+        if not heading:
+            open_sentence = len(out[-1]) >= 30 and out[-1][-1] not in TERMINAL
+        pending = ""
+    return "\n".join(out) + pending
 
 
 def title_of(text: str, fallback: str) -> str:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 
 from .assistant import QuestionError, check_question
 from .chunking import ChunkParams
 from .cli_support import add_common, confirm_duration, open_assistant
 from .indexing import DEFAULT_CORPUS, build_index
+from .readers import summary
+from .records import Document
 from .store import clean_leftovers
 
 
@@ -28,6 +31,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     encoder = load_encoder(args.model)
     params = ChunkParams(args.chunk_size, args.overlap)
     skipped = []
+    read: list[Document] = []
     kb = build_index(
         corpus,
         args.index,
@@ -35,7 +39,12 @@ def cmd_index(args: argparse.Namespace) -> int:
         params,
         progress=True,
         on_skip=lambda p, why: skipped.append((p, why)),
+        on_read=read.append,
     )
+    passages = Counter(c.source for c in kb.chunks.values())
+    for doc in read:
+        notes = "".join(f"；{note}" for note in doc.notes)
+        print(f"  {doc.source}：{summary(doc.pages, doc.ocr_pages, passages[doc.source])}{notes}")
     for path, why in skipped:
         print(f"skipped {path.name}: {why}", file=sys.stderr)
     print(
@@ -50,7 +59,7 @@ def format_answer(answer) -> str:
     if answer.citations:
         lines.append("来源：" if answer.found else "可能相关的段落（未找到答案）：")
     for c in answer.citations:
-        section = f" · {c.section}" if c.section else ""
+        section = "".join(f" · {part}" for part in (c.section, c.location) if part)
         excerpt = c.text.replace("\n", " ")
         excerpt = excerpt if len(excerpt) <= 160 else excerpt[:160] + "…"
         lines.append(f"[{c.n}] {c.source}{section} (score {c.score:.3f})\n    {excerpt}")

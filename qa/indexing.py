@@ -13,7 +13,7 @@ from . import docstore
 from .chunking import ChunkParams, chunk_document
 from .docstore import DocStore
 from .errors import CorpusNotFound
-from .readers import read_document, supported_suffixes
+from .readers import ReadOptions, read_document, supported_suffixes
 from .records import Document
 from .resources import BUNDLED_CORPUS, default_index_dir
 from .retrieval import indexed_text
@@ -121,18 +121,20 @@ def build_index(
     params: ChunkParams = ChunkParams(),
     progress: bool = False,
     on_skip=None,
+    on_read=None,
 ) -> KnowledgeBase:
     """Index every readable document of the knowledge base (``corpus`` + the uploads stored
     in ``index_dir`` − removals, see ``qa/docstore.py``) into ``index_dir`` and return it.
 
     An existing compatible index lends the vectors of unchanged chunks, so a refresh
-    embeds only what changed. Unreadable files are skipped and reported via ``on_skip``.
+    embeds only what changed. Unreadable files are skipped and reported via ``on_skip``
+    (path, reason); each document read is passed to ``on_read``.
     """
     corpus, index_dir = Path(corpus), Path(index_dir)
     if not corpus.is_dir():
         raise CorpusNotFound(f"找不到文档文件夹：{corpus}")
     with DocStore(index_dir).lock(required=False):  # not while the app or `qa kb` changes it
-        return _build_index(corpus, index_dir, encoder, params, progress, on_skip)
+        return _build_index(corpus, index_dir, encoder, params, progress, on_skip, on_read)
 
 
 def _build_index(
@@ -142,6 +144,7 @@ def _build_index(
     params: ChunkParams,
     progress: bool,
     on_skip,
+    on_read,
 ) -> KnowledgeBase:
     previous = None
     if compatible(read_manifest(index_dir), encoder, params):
@@ -152,8 +155,10 @@ def _build_index(
     docs, hashes, files = [], {}, document_files(corpus, index_dir)
     for name, path in files.items():
         try:
-            docs.append(read_document(path, name))
+            docs.append(read_document(path, name, ReadOptions(progress=progress)))
             hashes[name] = file_hashes([path])[path.name]
+            if on_read:
+                on_read(docs[-1])
         except (ValueError, OSError) as exc:
             log.warning("skipped %s: %s", name, exc)
             if on_skip:

@@ -8,15 +8,32 @@ SECTION_SEP = " > "
 
 
 @dataclass(frozen=True)
+class Mark:
+    """Where a location (a page, a table row) starts in ``Document.text``; ``split``:
+    no chunk spans it."""
+
+    start: int
+    page: int | None = None  # 1-based
+    label: str = ""  # "第 6 页", "Sheet1 第 12 行"
+    split: bool = False
+
+
+@dataclass(frozen=True)
 class Document:
     """A decoded, repaired source document.
 
-    ``text`` is the normalised text every chunk offset refers to.
+    ``text`` is the normalised text every chunk offset refers to; ``marks`` (sorted by
+    offset) say where each page or table row starts in it.
     """
 
     source: str  # file name, e.g. "report.md"
     title: str
     text: str
+    marks: tuple[Mark, ...] = ()
+    date: str = ""  # ISO date of the document (from its text, metadata or file), or ""
+    pages: int = 0  # pages of the file (0: a format without pages)
+    ocr_pages: int = 0  # pages read by OCR
+    notes: tuple[str, ...] = ()  # what the reader warned about (pages skipped...)
 
 
 @dataclass(frozen=True)
@@ -30,6 +47,10 @@ class Chunk:
     start: int  # character offsets into Document.text
     end: int
     text: str
+    page: int | None = None  # 1-based page where the chunk starts (None: no pages)
+    page_end: int | None = None  # page where it ends
+    location: str = ""  # display string: "第 6 页", "第 6–7 页", "Sheet1 第 12 行"
+    date: str = ""  # the document's date (ISO), or ""
 
     @property
     def section_path(self) -> str:

@@ -181,7 +181,7 @@ def reply_html(
 def source_html(c: Citation, turn: int) -> str:
     """One source in the evidence panel: number and title, section path, place and file,
     then the passage with the used sentence(s) highlighted."""
-    where = " · ".join(escape(p) for p in (c.section, place(c), c.source) if p)
+    where = " · ".join(escape(p) for p in (c.section, place(c), c.source, c.date) if p)
     return (
         f'<div class="qa-source" id="qa-src-{turn}-{c.n}">'
         f'<b class="qa-source-title">[{c.n}] {escape(c.title)}</b>'
@@ -244,7 +244,7 @@ def _md_answer(answer: str) -> str:
 
 
 def _md_source(c: Citation) -> str:
-    where = " · ".join(md_escape(p) for p in (c.section, place(c), c.source) if p)
+    where = " · ".join(md_escape(p) for p in (c.section, place(c), c.source, c.date) if p)
     passage, pos = [], 0
     for start, end in sorted(c.highlights):
         start, end = max(start, pos), min(end, len(c.text))

@@ -8,7 +8,6 @@ flat CSV/XLSX rows with a readable sources column.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
@@ -16,6 +15,8 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .readers.text import decode as decode_text_lossy
 
 log = logging.getLogger(__name__)
 
@@ -60,33 +61,10 @@ class Table:
 
 
 def decode(data: bytes) -> tuple[str, str, bool]:
-    """``(text, encoding, lossy)``: UTF-8 (BOM or not), UTF-16 with BOM, GB18030, else what
-    charset-normalizer guesses. ``lossy`` means some bytes became U+FFFD: the rows holding
-    them are reported as undecodable rather than answered as mojibake."""
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        text = data.decode("utf-16", errors="replace")
-        return text, "utf-16", "\ufffd" in text
-    try:
-        return data.decode("utf-8"), "utf-8", False
-    except UnicodeDecodeError:
-        pass
-    # Mostly valid UTF-8 (a few bad bytes) stays UTF-8: other encodings would garble it all.
-    text = data.decode("utf-8", errors="replace")
-    wide = sum(1 for c in text if ord(c) > 127)
-    if text.count("\ufffd") <= max(1, wide // 20):
-        return text, "utf-8", True
-    try:
-        return data.decode("gb18030"), "gb18030", False
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is not None and best.encoding:
-        return str(best), best.encoding, False
-    return data.decode("gb18030", errors="replace"), "gb18030", True
+    """``(text, encoding, lossy)`` by the one decoder of ``qa.readers.text``, lenient:
+    ``lossy`` means some bytes became U+FFFD, and the rows holding them are reported as
+    undecodable rather than answered as mojibake."""
+    return decode_text_lossy(data, allow_lossy=True)
 
 
 def read_table(path: str | Path) -> Table:
@@ -236,11 +214,11 @@ def excerpt(text: str, focus: str = "", width: int = EXCERPT_CHARS) -> str:
 
 
 def sources_text(record: dict) -> str:
-    """``[n] document · section: excerpt`` lines for the record's citations."""
+    """``[n] document · section · location: excerpt`` lines for the record's citations."""
     answer = _MARKER.sub("", record.get("answer") or "").strip()
     lines = []
     for c in record.get("citations") or []:
-        section = f" · {c['section']}" if c.get("section") else ""
+        section = "".join(f" · {c[k]}" for k in ("section", "location") if c.get(k))
         lines.append(f"[{c['n']}] {c['source']}{section}: {excerpt(c['text'], answer)}")
     return "\n".join(lines)
 

@@ -17,7 +17,7 @@ from .assistant import Assistant
 from .auth import LINK, LOGIN, NOT_ALLOWED, Access
 from .errors import QAError
 from .overlay import Overlays
-from .readers import UnreadableDocument, supported_suffixes
+from .readers import UnreadableDocument, read_document, summary, supported_suffixes
 from .render import describe_knowledge_base, escape, render_documents
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,7 @@ class KnowledgeBaseTab:
                 keep = True
             if problem is None:
                 try:
+                    doc = read_document(path, name)  # what was read (pages, OCR); OCR is cached
                     added = assistant.add_files([path], [name], by=editor)
                 except (UnreadableDocument, QAError) as exc:
                     problem = f"无法添加：{exc}"
@@ -154,7 +155,8 @@ class KnowledgeBaseTab:
                 lines.append(f"❌ {escape(name)}：{escape(problem)}")
             else:
                 verb = "已替换" if name in known else "已添加"
-                lines.append(f"✅ {escape(name)}：{verb}，{added} 个段落")
+                read = summary(doc.pages, doc.ocr_pages, added)
+                lines.append(f"✅ {escape(name)}：{verb}，{read}")
         box = gr.update() if keep else None
         return ("\n\n".join(lines), box, *self.view(request))
 

@@ -60,13 +60,13 @@ BAD_FILES = {
     "noext": TEXT.encode("utf-8"),
 }
 MESSAGES = {
-    "picture.txt": "binary",
-    "empty.txt": "empty",
-    "blank.md": "empty",
-    "garbage.txt": "encoding",
-    "noise.txt": "encoding",
-    "report.pdf": "unsupported file type .pdf",
-    "noext": "unsupported file type",
+    "picture.txt": "二进制",
+    "empty.txt": "文件是空的",
+    "blank.md": "文件是空的",
+    "garbage.txt": "无法识别文字编码",
+    "noise.txt": "无法识别文字编码",
+    "report.pdf": "文件已损坏或不是有效的 PDF 文件",
+    "noext": "不支持的文件类型 （无）",
 }
 
 
@@ -96,7 +96,7 @@ def test_read_folder_skips_and_reports_by_name(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="qa.readers"):
         docs = read_folder(tmp_path, on_error=lambda p, why: reported.append((p.name, why)))
 
-    assert [d.source for d in docs] == ["a.md", "b.txt", "c.txt"]
+    assert [d.source for d in docs] == ["a.md", "b.txt", "sub/c.txt"]  # relative paths
     assert docs[0].title == "标题A"
     assert all(TEXT in d.text for d in docs)
     assert sorted(name for name, _ in reported) == sorted(BAD_FILES)

@@ -115,6 +115,22 @@ def test_editor_upload_adds_a_document_and_logs_it(tab, assistant, editor, tmp_p
     assert "alice" in view[AUDIT] and "添加" in view[AUDIT] and "bridge.md" in view[AUDIT]
 
 
+def test_upload_of_a_pdf_shows_pages_and_cites_them(tab, assistant, editor, tmp_path):
+    from benchmarks.render_corpus import FONT, render_text_pdf
+    from qa.records import Document
+
+    if not FONT.exists():
+        pytest.skip("fonts-wqy-zenhei not installed")
+    pdf = tmp_path / "bridge.pdf"
+    render_text_pdf(Document("bridge.md", "跨海大桥", NEW_DOC.replace("\n\n", "\n")), pdf)
+    path = upload_file(tmp_path, "bridge.pdf", pdf.read_bytes())
+    status, *_ = tab.upload([path], False, editor)
+    assert status.startswith("✅ bridge.pdf：已添加，1 页，") and "个段落" in status
+    answer = assistant.ask(BRIDGE_Q)
+    assert answer.citations[0].source == "bridge.pdf"
+    assert (answer.citations[0].page, answer.citations[0].location) == (1, "第 1 页")
+
+
 def test_replacing_an_existing_name_needs_confirmation(tab, assistant, editor, tmp_path):
     path = upload_file(tmp_path, "farm.txt", NEW_DOC)
     status, box, *_ = tab.upload([path], False, editor)
@@ -130,6 +146,7 @@ def test_replacing_an_existing_name_needs_confirmation(tab, assistant, editor, t
     "name, data, message",
     [
         ("virus.exe", b"MZ\x00\x00", "不支持的文件类型"),
+        ("report.pdf", b"%PDF-1.4", "文件已损坏或不是有效的 PDF 文件"),
         ("noext", "文本", "不支持的文件类型"),
         ("empty.txt", b"", "文件是空的"),
         ("binary.txt", b"\x00\x01\x02" * 100, "无法添加"),
