@@ -1,0 +1,33 @@
+"""What every answerer offers: whole answers, batches, and a stream of checked sentences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+from ..records import Answer, Sentence
+
+
+class Answerer(Protocol):
+    """``stream`` yields the answer's sentences as each is ready to show (checked), then the
+    final ``Answer`` (which is what ``ask`` returns)."""
+
+    mode: str
+
+    def ask(self, question: str, history: Sequence[str] = ()) -> Answer: ...
+
+    def ask_many(
+        self, questions: Sequence[str], histories: Sequence[Sequence[str]] | None = None
+    ) -> list[Answer]: ...
+
+    def stream(self, question: str, history: Sequence[str] = ()) -> Iterator[Sentence | Answer]: ...
+
+
+def final(items: Iterator[Sentence | Answer]) -> Answer:
+    """The ``Answer`` a stream ends with."""
+    answer = None
+    for item in items:
+        answer = item
+    if not isinstance(answer, Answer):
+        raise RuntimeError("an answer stream ended without an Answer")
+    return answer
