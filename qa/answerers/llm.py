@@ -5,7 +5,8 @@
 2. The model gets the question, the earlier questions and the numbered passages
    (``qa/prompts/answer.txt``) and streams its reply.
 3. Each sentence, once complete, is checked (``qa.verify``); only a supported one is
-   yielded, so nothing unchecked is ever shown. Unsupported sentences are removed.
+   yielded (with any lead-in before it), so nothing unchecked is ever shown. Unsupported
+   sentences are removed, not marked: a marked claim is still read, and copied, as a fact.
 4. The model's refusal is honoured; a failure (unreachable, timeout, malformed reply) or a
    reply with nothing supported left gives the extractive answer with a notice.
 """
@@ -126,17 +127,23 @@ class LLMAnswerer:
         )
         check = self._checker(base.citations)
         buffer, error, start = "", None, perf_counter()
+        pending: list[SentenceCheck] = []  # sentences that claim nothing wait for a claim
+
+        def judged(sentences: list[str]) -> Iterator[Sentence]:
+            for sentence in sentences[len(trace.checks) :]:
+                result = check(sentence)
+                trace.checks.append(result)
+                if result.supported:
+                    yield from (_sentence(c) for c in pending + [result])
+                    pending.clear()
+                elif result.shown:
+                    pending.append(result)
+
         try:
             for piece in self.client.reply(messages):
                 buffer += piece
-                for sentence in complete_sentences(buffer)[len(trace.checks) :]:
-                    trace.checks.append(check(sentence))
-                    if trace.checks[-1].shown:
-                        yield _sentence(trace.checks[-1])
-            for sentence in complete_sentences(buffer, final=True)[len(trace.checks) :]:
-                trace.checks.append(check(sentence))
-                if trace.checks[-1].shown:
-                    yield _sentence(trace.checks[-1])
+                yield from judged(complete_sentences(buffer))
+            yield from judged(complete_sentences(buffer, final=True))
         except LLMError as exc:
             log.warning("language model failed (%s): %s", exc.kind, exc)
             error = exc
