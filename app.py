@@ -8,6 +8,9 @@ Environment:
                    sentence-transformers model id or path (needs internet for a hub id)
     QA_CORPUS_DIR  documents folder (default: the bundled data/corpus)
     QA_INDEX_DIR   index folder (default: index/)
+    QA_LLM_BASE_URL, QA_LLM_MODEL, QA_LLM_API_KEY   optional generative answers from an
+                   OpenAI-compatible model, every sentence checked (see README)
+    QA_API_KEYS    keys callers of /v1/chat/completions must send (comma-separated)
 
 API: ``gradio_client.Client(url).predict("问题", api_name="/ask")`` returns the answer and
 its numbered sources as Markdown.
@@ -16,10 +19,8 @@ its numbered sources as Markdown.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
-import time
 from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
@@ -36,15 +37,16 @@ from qa import (
     UnreadableDocument,
     check_question,
 )
+from qa.answerers import Answerer, make_answerer
 from qa.assistant import MAX_QUESTION_CHARS
+from qa.chat_view import MODE_LABELS, render_reply, stream_reply
+from qa.llm_client import config_from_env
+from qa.openai_api import openai_routes
 from qa.readers import supported_suffixes
 from qa.render import (
-    answer_text,
     describe_knowledge_base,
     escape,
-    render_answer,
     render_documents,
-    render_note,
 )
 
 log = logging.getLogger("app")
@@ -53,6 +55,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # read when the page
 MODEL = os.environ.get("QA_MODEL") or DEFAULT_MODEL
 CORPUS_DIR = Path(os.environ.get("QA_CORPUS_DIR") or DEFAULT_CORPUS)
 INDEX_DIR = Path(os.environ.get("QA_INDEX_DIR") or DEFAULT_INDEX)
+LLM = config_from_env()  # None (extractive answers, no network) unless QA_LLM_BASE_URL is set
 
 MAX_UPLOAD_MB = 5
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
@@ -101,6 +104,19 @@ def get_assistant() -> Assistant:
         return _assistant
 
 
+_answerer: Answerer | None = None
+
+
+def get_answerer() -> Answerer:
+    """The answerer for ``LLM`` over the shared assistant (extractive when LLM is None)."""
+    global _answerer
+    assistant = get_assistant()
+    with _assistant_lock:
+        if _answerer is None or _answerer.assistant is not assistant:
+            _answerer = make_answerer(assistant, LLM)
+        return _answerer
+
+
 # --- chat ---------------------------------------------------------------------------
 
 
@@ -143,17 +159,11 @@ def respond(
     earlier = previous_questions(history)
     history += [{"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
     yield history, ""
-    answer = get_assistant().ask(question, earlier)
-    note = f"结合上文理解为：{answer.query}" if answer.query != question else ""
-    prefix = f"{render_note(note)}\n\n" if note else ""
-    step = max(1, math.ceil(len(answer.answer) / STREAM_STEPS))
-    for end in range(step, len(answer.answer), step):
-        history[-1] = {"role": "assistant", "content": prefix + answer_text(answer.answer[:end])}
+    for content in stream_reply(
+        get_answerer(), question, earlier, int(max_sources), STREAM_STEPS, STREAM_DELAY
+    ):
+        history[-1] = {"role": "assistant", "content": content}
         yield history, ""
-        time.sleep(STREAM_DELAY)
-    content = render_answer(answer, int(max_sources), note)
-    history[-1] = {"role": "assistant", "content": content}
-    yield history, ""
 
 
 def ask(question: str) -> str:
@@ -164,7 +174,7 @@ def ask(question: str) -> str:
         question = check_question(question)
     except QuestionError as exc:
         return str(exc)
-    return render_answer(get_assistant().ask(question))
+    return render_reply(get_answerer().ask(question))
 
 
 # --- knowledge base -----------------------------------------------------------------
@@ -289,6 +299,12 @@ def build_demo() -> gr.Blocks:
                             1, MAX_SOURCES, value=DEFAULT_SOURCES, step=1, label="显示来源数"
                         )
                         gr.Textbox(MODEL, label="向量模型（QA_MODEL）", interactive=False)
+                        gr.Textbox(
+                            MODE_LABELS["llm" if LLM else "extractive"]
+                            + (f"（{LLM.model}）" if LLM else ""),
+                            label="回答方式",
+                            interactive=False,
+                        )
                         kb_info = gr.Markdown("正在加载知识库…")
                         gr.Markdown(FOLLOWUP_HINT)
             with gr.Tab("知识库"):
@@ -354,6 +370,7 @@ def main() -> None:
         max_file_size=2 * MAX_UPLOAD_BYTES,  # hard limit; the handler explains the 5 MB one
         theme=gr.themes.Soft(),
         css=CSS,
+        app_kwargs={"routes": openai_routes(get_answerer, bool(LLM and LLM.spends_key))},
     )
 
 

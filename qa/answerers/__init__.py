@@ -3,7 +3,7 @@
 from .base import Answerer, final
 from .extractive import ExtractiveAnswerer, with_sentences
 from .llm import NOTICES, LLMAnswerer, LLMTrace
-from .select import make_answerer
+from .select import answerer_for, make_answerer
 
 __all__ = [
     "NOTICES",
@@ -11,6 +11,7 @@ __all__ = [
     "ExtractiveAnswerer",
     "LLMAnswerer",
     "LLMTrace",
+    "answerer_for",
     "final",
     "make_answerer",
     "with_sentences",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from ..assistant import Assistant
 from ..records import Answer, Sentence
 
 
@@ -13,6 +14,7 @@ class Answerer(Protocol):
     final ``Answer`` (which is what ``ask`` returns)."""
 
     mode: str
+    assistant: Assistant  # retrieval and the extractive answer, shared
 
     def ask(self, question: str, history: Sequence[str] = ()) -> Answer: ...
 
