@@ -28,6 +28,7 @@ class Script:
     raw: bytes | None = None  # sent as the body instead (malformed replies)
     headers: dict = field(default_factory=dict)
     chunk_chars: int = 4  # characters per SSE chunk
+    chunk_delay: float = 0.0  # seconds between SSE chunks
 
 
 def _passages(messages: list[dict]) -> list[dict]:
@@ -68,9 +69,12 @@ def parrot_reply(messages: list[dict]) -> str:
 class ScriptedLLM:
     """``with ScriptedLLM() as llm: llm.url`` — the server runs in a thread on a free port."""
 
-    def __init__(self, default: Callable[[list[dict]], str] | Script | None = None):
+    def __init__(
+        self, default: Callable[[list[dict]], str] | Script | None = None, chunk_delay: float = 0
+    ):
         self.scripts: deque[Script] = deque()
         self.default = default
+        self.chunk_delay = chunk_delay  # for replies made by ``default``
         self.requests: list[dict] = []  # {"path", "headers", "body"}
         server = self
 
@@ -141,6 +145,7 @@ class ScriptedLLM:
                         b"data: " + json.dumps(chunk(text[i : i + n])).encode() + b"\n\n"
                     )
                     self.wfile.flush()
+                    time.sleep(script.chunk_delay)
                 self.wfile.write(b"data: " + json.dumps(chunk("", "stop")).encode() + b"\n\n")
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
@@ -155,7 +160,7 @@ class ScriptedLLM:
         if self.scripts:
             return self.scripts.popleft()
         if callable(self.default):
-            return Script(self.default(messages))
+            return Script(self.default(messages), chunk_delay=self.chunk_delay)
         return self.default or Script("资料中没有找到能回答这个问题的内容。")
 
     def queue(self, *scripts: Script | str) -> None:
