@@ -17,6 +17,7 @@ from tests.scripted_llm import ScriptedLLM, parrot_reply
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, START_TIMEOUT, ask, free_port
 from tests.test_browser import need_browser as need_browser
 
+pytestmark = pytest.mark.browser  # starts the app in a subprocess, like test_browser's
 QUESTION = "2017年慈溪全市工业总产值是多少？"
 WATCH = """() => { window.typing = false;
   new MutationObserver(() => { if (document.querySelector('#chat')
@@ -90,7 +91,6 @@ def test_openai_client_against_the_running_app(llm_app):
     assert llm.calls[-1]["headers"]["authorization"] == "Bearer operator-key"
 
 
-@pytest.mark.browser
 def test_llm_answer_streams_in_a_real_browser(llm_app, tmp_path):
     need_browser()
     from playwright.sync_api import expect, sync_playwright
