@@ -251,7 +251,7 @@ def check_sentence(
     valid = tuple(n for n in numbers if n in passages)
     dropped = tuple(n for n in numbers if n not in passages)
     text = rewrite_markers(sentence, valid).strip()
-    if is_refusal(sentence, refusal):
+    if not valid and is_refusal(sentence, refusal):  # a cited sentence is judged as a claim
         return SentenceCheck(text, valid, dropped, claim=False, refusal=True)
     if not is_claim(sentence):
         return SentenceCheck(text, valid, dropped, claim=False)

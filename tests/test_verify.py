@@ -105,6 +105,8 @@ def test_low_support_without_missing_facts():
 def test_refusals_and_lead_ins_claim_nothing():
     assert judge("资料中没有找到。").refusal
     assert judge("资料中未提及2003年的数据。").refusal
+    cited = judge("资料未提及2003年，2017年全市工业总产值达到4219.2亿元[1]。")
+    assert not cited.refusal and cited.reason == "missing"  # 2003年 is not in passage 1
     lead = judge("根据资料：")
     assert lead.shown and not lead.claim
 

@@ -158,10 +158,13 @@ class LLMAnswerer:
         """``check(sentence)`` against these passages (embedding similarity included)."""
         passages = {c.n: passage_text(c) for c in citations}
         encoder = self.assistant.encoder
-        vectors = dict(zip(passages, encoder.encode_passages(list(passages.values()))))
+        lock = self.assistant._lock  # the assistant's encoder calls are serialised by it
+        with lock:
+            vectors = dict(zip(passages, encoder.encode_passages(list(passages.values()))))
 
         def similarity(sentence: str, numbers: Sequence[int]) -> float:
-            v = encoder.encode_passages([sentence])[0]
+            with lock:
+                v = encoder.encode_passages([sentence])[0]
             return float(max(np.dot(vectors[n], v) for n in numbers))
 
         def check(sentence: str) -> SentenceCheck:
