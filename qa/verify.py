@@ -84,10 +84,11 @@ class SentenceCheck:
 
 
 def normalize(text: str) -> str:
-    """NFKC (full-width → half-width), no whitespace, no thousands separators, lower case."""
+    """NFKC (full-width → half-width), no thousands separators, lower case, no whitespace
+    but line breaks kept as "|" (a title ending in a digit must not run into the text)."""
     text = unicodedata.normalize("NFKC", text)
     text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
-    return re.sub(r"\s+", "", text).lower()
+    return re.sub(r"\s+", "", re.sub(r"\s*\n\s*", "|", text)).lower()
 
 
 def marker_numbers(text: str) -> tuple[int, ...]:
@@ -184,7 +185,7 @@ def missing_facts(
     sentence: str, passages: Sequence[str], entities: Callable[[str], Sequence[str]]
 ) -> list[str]:
     """The facts of ``sentence`` that none of ``passages`` contains."""
-    haystack = normalize("\n".join(passages))
+    haystack = "|".join(normalize(p) for p in passages)
     return [f for f in facts(sentence, entities) if not fact_present(f, haystack)]
 
 

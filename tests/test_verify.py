@@ -63,6 +63,7 @@ def test_facts_are_numbers_with_units_years_and_names():
         ("12", "增长12.5%", False),
         ("1,234人", "共1234人", True),
         ("4219.2万元", "4219.2亿元", False),
+        ("2006年", "报告2005\n2006年", True),  # a title ending in a digit stays apart
     ],
 )
 def test_fact_must_occur_whole(fact, text, present):
