@@ -53,8 +53,8 @@ def format_llm_table(s: dict) -> str:
         ("claims removed (unsupported or uncited)", pct(s["removed"]), str(s["claims"])),
         ("fallback to the extract", pct(s["fallback_rate"]), str(s["called"])),
         ("model refusals", pct(s["refusal_rate"]), str(s["called"])),
-        ("model latency p50", ms(s["llm_latency_p50"]), str(s["called"])),
-        ("model latency p95", ms(s["llm_latency_p95"]), str(s["called"])),
+        ("model reply and checks, p50", ms(s["llm_latency_p50"]), str(s["called"])),
+        ("model reply and checks, p95", ms(s["llm_latency_p95"]), str(s["called"])),
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f"{a:<{widths[0]}}  {b:>{widths[1]}}  {c:>{widths[2]}}" for a, b, c in rows]

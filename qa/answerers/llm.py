@@ -61,7 +61,7 @@ class LLMTrace:
     called: bool = False
     outcome: str = ""  # gated, answered, refused, fallback:<why>
     checks: list[SentenceCheck] = field(default_factory=list)
-    seconds: float = 0.0  # of the model call
+    seconds: float = 0.0  # of the model call, its reply streamed and checked
 
 
 def passage_text(c: Citation) -> str:
