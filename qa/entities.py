@@ -6,16 +6,17 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from .text import DEFAULT_USERDICT
 from .verify import latin_and_titles
 
 ENTITY_TAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nt", "nz"})
 
 
 class EntityTagger:
-    """Callable: ``tagger(text) -> list[str]``. Builds its own jieba on first use (~2 s)."""
+    """Callable: ``tagger(text) -> list[str]``. Builds its own jieba on first use (~2 s): the
+    words it returns are spans of ``text`` as given (no folding), so they can be looked up
+    in the passages."""
 
-    def __init__(self, userdict: str | Path | None = DEFAULT_USERDICT):
+    def __init__(self, userdict: str | Path | None = None):
         self.userdict = userdict
         self._tagger = None
         self._lock = threading.Lock()
