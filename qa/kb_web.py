@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import parse_qs, quote
 
@@ -127,14 +127,21 @@ def kb_router(access: Access, find_file: Callable[[str], Path | None]) -> APIRou
 
 
 def build_server(
-    demo, access: Access, find_file: Callable[[str], Path | None], **gradio
+    demo,
+    access: Access,
+    find_file: Callable[[str], Path | None],
+    routers: Sequence[APIRouter] = (),
+    **gradio,
 ) -> FastAPI:
-    """A FastAPI app with the routes above and the Gradio page mounted at ``/``;
-    ``gradio`` are ``gr.mount_gradio_app``'s keyword arguments (theme, css, max_file_size…)."""
+    """A FastAPI app with the routes above, ``routers`` (the ``/v1`` endpoint,
+    ``qa/openai_api.py``) and the Gradio page mounted at ``/``; ``gradio`` are
+    ``gr.mount_gradio_app``'s keyword arguments (theme, css, max_file_size…)."""
     import gradio as gr
 
     server = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     server.include_router(kb_router(access, find_file))
+    for router in routers:
+        server.include_router(router)
     return gr.mount_gradio_app(server, demo, path="/", **gradio)
 
 

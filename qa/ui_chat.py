@@ -18,9 +18,11 @@ from pathlib import Path
 
 import gradio as gr
 
+from .answerers import Answerer
 from .assistant import MAX_QUESTION_CHARS, Assistant, QuestionError, check_question
+from .chat_view import MODE_LABELS, partial_reply
 from .feedback import VERDICTS, FeedbackError, append_feedback, feedback_path, feedback_record
-from .records import Answer
+from .records import Answer, Sentence
 from .render import (
     HELPFUL,
     WRONG,
@@ -225,15 +227,19 @@ class ChatTab:
 
 
 class ChatHandlers:
-    """The chat tab's event handlers, over the shared assistant ``get_assistant()``."""
+    """The chat tab's event handlers, over the shared assistant ``get_assistant()``; with
+    ``get_answerer`` (LLM mode) replies are written by the model, each sentence shown once
+    it passed its check."""
 
     def __init__(
         self,
         get_assistant: Callable[[], Assistant],
         assistant_for: Callable[[gr.Request | None], Assistant] | None = None,
+        get_answerer: Callable[[], Answerer] | None = None,
     ):
         self.get_assistant = get_assistant
         self.assistant_for = assistant_for  # the shared assistant plus a session's own files
+        self.get_answerer = get_answerer
 
     def respond(
         self,
@@ -264,9 +270,22 @@ class ChatHandlers:
         yield list(history), "", answers, evidence
         sources = set(chosen) if chosen else None
         earlier = [a.question for a in answers]
+        answer: Answer | None = None
         try:
             engine = self.assistant_for(request) if self.assistant_for else self.get_assistant()
-            answer = engine.ask(question, earlier, sources=sources)
+            if self.get_answerer is None:
+                answer = engine.ask(question, earlier, sources=sources)
+            else:
+                said: list[str] = []
+                for item in self.get_answerer().over(engine).stream(question, earlier, sources):
+                    if isinstance(item, Sentence):
+                        said.append(item.text)
+                        history[-1] = assistant(partial_reply(said))
+                        yield list(history), "", answers, evidence
+                    else:
+                        answer = item
+            if answer is None:
+                raise RuntimeError("the answerer gave no answer")
         except Exception:  # the page shows a message, never a traceback
             log.exception("answering %r failed", question)
             history[-1] = assistant(ANSWER_FAILED)
@@ -275,6 +294,8 @@ class ChatHandlers:
         notes = [
             f"结合上文理解为：{answer.query}" if answer.query != question else "",
             filter_note(len(sources) if sources is not None else None),
+            f"⚠ {answer.notice}" if answer.notice else "",
+            MODE_LABELS["llm"] if answer.mode == "llm" else "",
         ]
         answers.append(answer)
         history[-1] = assistant(reply_html(answer, len(answers) - 1, shown, notes))
@@ -333,10 +354,13 @@ def build_chat_tab(
     model: str,
     max_sources: int = 5,
     assistant_for: Callable[[gr.Request | None], Assistant] | None = None,
+    get_answerer: Callable[[], Answerer] | None = None,
+    llm_model: str = "",
 ) -> ChatTab:
     """The 问答 tab (inside ``gr.Tabs()``), its events wired; ``max_sources`` bounds the
-    number-of-sources setting."""
-    handlers = ChatHandlers(get_assistant, assistant_for)
+    number-of-sources setting; ``get_answerer``: LLM mode (``llm_model`` is shown)."""
+    handlers = ChatHandlers(get_assistant, assistant_for, get_answerer)
+    mode = MODE_LABELS["llm"] + f"（{llm_model}）" if get_answerer else MODE_LABELS["extractive"]
     with gr.Tab("问答") as tab:
         with gr.Row(equal_height=False, elem_id="qa-main"):
             with gr.Column(scale=3, min_width=340, elem_id="qa-left"):
@@ -374,6 +398,7 @@ def build_chat_tab(
                         1, max_sources, value=DEFAULT_SOURCES, step=1, label="显示来源数"
                     )
                     gr.Textbox(model, label="向量模型（QA_MODEL）", interactive=False)
+                    gr.Textbox(mode, label="回答方式", interactive=False)
                     kb_info = gr.Markdown("正在加载知识库…")
                     gr.Markdown(FOLLOWUP_HINT)
                 with gr.Row(equal_height=True):
@@ -428,8 +453,12 @@ def build_chat_tab(
     return ChatTab(kb_info)
 
 
-def api_functions(get_assistant: Callable[[], Assistant]) -> tuple[Callable, Callable]:
-    """``(ask, ask_record)`` for ``gr.api``, over the shared assistant."""
+def api_functions(
+    get_assistant: Callable[[], Assistant], get_answerer: Callable[[], Answerer] | None = None
+) -> tuple[Callable, Callable]:
+    """``(ask, ask_record)`` for ``gr.api``, over the shared assistant (or, in LLM mode,
+    ``get_answerer()``)."""
+    engine = get_answerer or get_assistant
 
     def ask(question: str, history: list[str] | None = None) -> str:
         """Answer one question from the knowledge base, as Markdown: the answer with [n]
@@ -440,7 +469,7 @@ def api_functions(get_assistant: Callable[[], Assistant]) -> tuple[Callable, Cal
             question = check_question(question)
         except QuestionError as exc:
             return str(exc)
-        return answer_markdown(get_assistant().ask(question, list(history or [])))
+        return answer_markdown(engine().ask(question, list(history or [])))
 
     def ask_record(question: str, history: list[str] | None = None) -> dict:
         """Answer one question; the answer record itself (``answer``, ``short_answer``,
@@ -450,6 +479,6 @@ def api_functions(get_assistant: Callable[[], Assistant]) -> tuple[Callable, Cal
             question = check_question(question)
         except QuestionError as exc:
             return {"error": str(exc)}
-        return get_assistant().ask(question, list(history or [])).to_record()
+        return engine().ask(question, list(history or [])).to_record()
 
     return ask, ask_record

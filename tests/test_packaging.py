@@ -42,7 +42,7 @@ def test_every_data_file_is_package_data(project):
     patterns = project["tool"]["setuptools"]["package-data"]["qa"]
     package = Path(qa.__file__).parent
     shipped = {p for pattern in patterns for p in package.glob(pattern) if p.is_file()}
-    data = {p for p in (package / "data").rglob("*") if p.is_file()}
+    data = {p for d in ("data", "prompts") for p in (package / d).rglob("*") if p.is_file()}
     assert data and data == shipped
 
 
