@@ -272,3 +272,52 @@ def test_eval_with_llm_reports_checker_figures(assistant, tmp_path, capsys):
     # passage has no digit to change) and the wrong passage (2) do not
     assert lines["citation precision (cited claims supported)"][-2:] == ["40.0%", "5"]
     assert lines["fallback to the extract"][-2:] == ["0.0%", "2"]
+
+
+# --- the app's chat tab and server in LLM mode ---------------------------------------
+
+
+def test_chat_tab_streams_only_checked_sentences(assistant, entities, llm):
+    from qa.chat_view import MODE_LABELS, TYPING
+    from qa.ui_chat import ChatHandlers
+
+    n = number_of(assistant, "4219.2")
+    llm.queue(f"2017年全市工业总产值达到4219.2亿元[{n}]。2003年全市工业总产值为1500亿元[{n}]。")
+    model = answerer(assistant, entities, llm.url)
+    handlers = ChatHandlers(lambda: assistant, get_answerer=lambda: model)
+    states = list(handlers.respond(QUESTION, None, None, 5, None))
+    shown = [history[-1]["content"] for history, *_ in states]
+    assert any("4219.2亿元" in s and TYPING in s for s in shown[:-1])  # streamed, checked
+    assert not any("1500" in s for s in shown)  # the invented number never appears
+    final, answers = shown[-1], states[-1][2]
+    assert answers[-1].mode == "llm" and MODE_LABELS["llm"] in final
+    assert answers[-1].notice and answers[-1].notice in final
+
+
+def test_chat_tab_llm_mode_keeps_the_document_filter(assistant, entities, llm):
+    from qa.ui_chat import ChatHandlers
+
+    model = answerer(assistant, entities, llm.url)
+    handlers = ChatHandlers(lambda: assistant, get_answerer=lambda: model)
+    *_, (history, _, answers, _) = handlers.respond(QUESTION, None, None, 5, ["farm.txt"])
+    assert not answers[-1].found and not llm.calls  # gated: the filter leaves no answer
+    assert {c.source for c in answers[-1].citations} <= {"farm.txt"}
+
+
+def test_v1_routes_are_mounted_on_the_app_server(assistant):
+    import gradio as gr
+    from fastapi.testclient import TestClient
+
+    from qa.auth import LOGIN, Access
+    from qa.kb_web import build_server
+    from qa.openai_api import build_router
+
+    with gr.Blocks() as demo:
+        gr.Markdown("x")
+    router = build_router(lambda: ExtractiveAnswerer(assistant))
+    server = build_server(demo, Access(LOGIN, users={}), lambda digest: None, [router])
+    client = TestClient(server)
+    assert client.get("/v1/models").json()["data"][0]["object"] == "model"
+    body = {"messages": [{"role": "user", "content": QUESTION}]}
+    reply = client.post("/v1/chat/completions", json=body).json()
+    assert "4219.2" in reply["choices"][0]["message"]["content"]
