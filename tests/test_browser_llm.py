@@ -20,9 +20,9 @@ from tests.test_browser import need_browser as need_browser
 pytestmark = pytest.mark.browser  # starts the app in a subprocess, like test_browser's
 QUESTION = "2017年慈溪全市工业总产值是多少？"
 WATCH = """() => { window.typing = false;
-  new MutationObserver(() => { if (document.querySelector('#chat')
+  new MutationObserver(() => { if (document.querySelector('#qa-chat')
     .innerText.includes('正在核对')) window.typing = true; })
-  .observe(document.querySelector('#chat'), {subtree: true, childList: true,
+  .observe(document.querySelector('#qa-chat'), {subtree: true, childList: true,
     characterData: true}); }"""
 
 
@@ -31,7 +31,7 @@ def llm_app(tmp_path_factory):
     """(app URL, scripted server) for ``python app.py`` in LLM mode."""
     tmp = tmp_path_factory.mktemp("llm_app")
     corpus = tmp / "corpus"
-    shutil.copytree(ROOT / "data" / "corpus", corpus)
+    shutil.copytree(ROOT / "qa" / "data" / "corpus", corpus)
     port = free_port()
     with ScriptedLLM(parrot_reply, chunk_delay=0.03) as llm:
         env = os.environ | {
@@ -102,11 +102,11 @@ def test_llm_answer_streams_in_a_real_browser(llm_app, tmp_path):
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.set_default_timeout(60_000)
             page.goto(url)
-            expect(page.get_by_text("知识库共")).to_be_visible(timeout=60_000)
+            page.locator("#qa-question textarea").wait_for(timeout=60_000)
             page.evaluate(WATCH)
             calls = len(llm.calls)
             ask(page, QUESTION)
-            chat = page.locator("#chat")
+            chat = page.locator("#qa-chat")
             expect(chat).to_contain_text("回答方式：语言模型撰写", timeout=60_000)
             expect(chat).to_contain_text("已删去")  # the invented figure was caught
             assert page.evaluate("window.typing"), "checked sentences streamed in"
