@@ -131,6 +131,7 @@ def rows_for(name: str, assistant: Assistant, items: list[Item], rng: random.Ran
                     "kind": kind,
                     "question": question,
                     "rank": rank,
+                    "passage": c.evidence.passage,
                     "answerable": answerable,
                     "label": bool(label),
                     "features": list(FEATURES),

@@ -30,6 +30,7 @@ from qa.answerability import (  # noqa: E402
     Model,
     best_threshold,
     confidence_features,
+    grounded,
 )
 
 MODEL_FILE = ROOT / "qa" / "data" / "answerability.json"
@@ -40,8 +41,10 @@ def load(paths: list[Path], drop: tuple[str, ...] = ()) -> list[dict]:
     row), the features in ``drop`` set to 0."""
     rows = [json.loads(line) for p in paths for line in p.read_text("utf-8").splitlines() if line]
     for r in rows:
-        names = r.get("features", list(FEATURES))
-        r["x"] = [0.0 if f in drop else r["x"][names.index(f)] for f in FEATURES]
+        named = dict(zip(r.get("features", FEATURES), r["x"]))
+        if "grounded" not in named:  # rows written before that feature: derive it
+            named["grounded"] = grounded(named)
+        r["x"] = [0.0 if f in drop else named[f] for f in FEATURES]
     return rows
 
 
@@ -54,15 +57,16 @@ def picks(rows: list[dict], model: Model) -> list[dict]:
     out = []
     for (name, _, _), rs in groups.items():
         x = np.array([r["x"] for r in rs])
+        where = np.array([r.get("passage", i) for i, r in enumerate(rs)])
         scores = model.rank(x)
         usable = [i for i, r in enumerate(rs) if not r["hard"]]
         pick = {"set": name, "kind": rs[0]["kind"], "answerable": rs[0]["answerable"]}
         if usable:
             best = max(usable, key=lambda i: scores[i])
             pick |= {
-                "z": confidence_features(x, scores, best),
+                "z": confidence_features(x, scores, best, where),
                 "correct": bool(rs[best]["label"]),
-                "p": model.confidence(x, scores, best),
+                "p": model.confidence(x, scores, best, where),
             }
         else:
             pick |= {"z": None, "correct": False, "p": 0.0}

@@ -37,6 +37,7 @@ FEATURES = (
     "scope_missing",
     "has_value",
     "short_found",
+    "grounded",
     "evidence_score",
     "margin",
     "kind_number",
@@ -51,9 +52,12 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def confidence_features(x: np.ndarray, rank_scores: np.ndarray, best: int) -> np.ndarray:
-    """The picked candidate's features, its rank score and its lead over the runner-up."""
-    others = np.delete(rank_scores, best)
+def confidence_features(
+    x: np.ndarray, rank_scores: np.ndarray, best: int, passages: np.ndarray
+) -> np.ndarray:
+    """The picked candidate's features, its rank score and its lead over the best candidate
+    of another passage (two sentences of one passage cite the same source)."""
+    others = rank_scores[passages != passages[best]]
     lead = rank_scores[best] - (others.max() if others.size else 0.0)
     return np.concatenate([x[best], [rank_scores[best], lead]])
 
@@ -70,9 +74,12 @@ class Model:
         """Rank scores (0–1) of candidate rows ``x`` (n, len(FEATURES))."""
         return sigmoid(x @ self.rank_weights + self.rank_bias)
 
-    def confidence(self, x: np.ndarray, rank_scores: np.ndarray, best: int) -> float:
-        """P(the candidate ``best`` answers the question), calibrated."""
-        z = confidence_features(x, rank_scores, best) @ self.confidence_weights
+    def confidence(
+        self, x: np.ndarray, rank_scores: np.ndarray, best: int, passages: np.ndarray
+    ) -> float:
+        """P(the candidate ``best`` answers the question), calibrated; ``passages`` says which
+        passage each candidate comes from."""
+        z = confidence_features(x, rank_scores, best, passages) @ self.confidence_weights
         return float(sigmoid(z + self.confidence_bias))
 
 
@@ -84,7 +91,7 @@ def features(
     margin: float,
 ) -> np.ndarray:
     gaps = {g.kind for g in support.gaps}
-    row = {
+    row: dict[str, float] = {
         "sentence_cov": support.sentence_cov,
         "window_cov": support.window_cov,
         "attribute_cov": support.attribute_cov,
@@ -104,7 +111,21 @@ def features(
         "kind_list": float(kind == "list"),
         "kind_other": float(kind not in ("number", "year", "list")),
     }
+    row["grounded"] = grounded(row)
     return np.array([row[f] for f in FEATURES], dtype=np.float64)
+
+
+def grounded(row: dict[str, float]) -> float:
+    """1 when the sentence holds every word of the question, the attribute as one phrase and
+    a short answer of the asked kind, with nothing missing; else 0."""
+    gaps = ("gap_name", "gap_year", "gap_level", "gap_unknown", "gap_value", "scope_missing")
+    return float(
+        row["sentence_cov"] >= 0.999
+        and row["attribute_whole"] == 1.0
+        and row["has_value"] == 1.0
+        and row["short_found"] == 1.0
+        and not any(row[g] for g in gaps)
+    )
 
 
 def from_json(data: dict) -> Model:

@@ -149,7 +149,8 @@ class AnswerSelector:
             scores = np.array([c.probability for c in cands])
             pick = max(usable, key=lambda i: scores[i])
             x = np.array([c.features for c in cands])
-            confidence = self.model.confidence(x, scores, pick)
+            where = np.array([c.evidence.passage for c in cands])
+            confidence = self.model.confidence(x, scores, pick, where)
             chosen = cands[pick] if confidence >= self.model.threshold else None
         if chosen is None:
             why = reason(best.support.gaps, best.subject) if best else reason((), "")

@@ -20,8 +20,8 @@ def test_more_support_means_more_confidence():
     strong = weak.copy()
     for f in ("sentence_cov", "window_cov", "attribute_cov", "has_value", "evidence_score"):
         strong[:, FEATURES.index(f)] = 1.0
-    p_weak = model.confidence(weak, model.rank(weak), 0)
-    p_strong = model.confidence(strong, model.rank(strong), 0)
+    p_weak = model.confidence(weak, model.rank(weak), 0, np.arange(2))
+    p_strong = model.confidence(strong, model.rank(strong), 0, np.arange(2))
     assert 0.0 <= p_weak < p_strong <= 1.0
     # (a candidate with a missing name, year or level is never picked: see test_grounding)
 

@@ -179,10 +179,12 @@ def test_gradio_client_reaches_only_the_ask_endpoint(link_app):
     url, _, _ = link_app
     client = Client(url + "/", verbose=False)
     assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == [
-        "/ask"
+        "/ask",
+        "/ask_record",
     ]
-    for fn_index in events(url).values():
-        if fn_index == events(url)["ask"]:
+    fns = events(url)
+    for fn_index in fns.values():
+        if fn_index in (fns["ask"], fns["ask_record"]):
             continue
         with pytest.raises(ValueError):
             client.predict("report.md", fn_index=fn_index)
@@ -229,7 +231,7 @@ def test_session_upload_is_private_to_its_session(link_app):
     assert "仅本会话可用" in done["output"]["data"][0]
 
     def chat(session: str) -> str:
-        done = call(url, fns["respond"], [SEAWALL_Q, [], 3], session)
+        done = call(url, fns["respond"], [SEAWALL_Q, [], [], 3, []], session)
         return json.dumps(done["output"]["data"][0], ensure_ascii=False)
 
     assert "五十八公里" in chat("visitor-a")
