@@ -55,18 +55,22 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 def confidence_features(
     x: np.ndarray, rank_scores: np.ndarray, best: int, passages: np.ndarray
 ) -> np.ndarray:
-    """The picked candidate's features, its rank score and its lead over the best candidate
-    of another passage (two sentences of one passage cite the same source)."""
+    """The picked candidate's features, its rank score, its lead over the best candidate of
+    another passage (two sentences of one passage cite the same source), and whether it is
+    fully grounded, per kind of question."""
     others = rank_scores[passages != passages[best]]
     lead = rank_scores[best] - (others.max() if others.size else 0.0)
-    return np.concatenate([x[best], [rank_scores[best], lead]])
+    row = x[best]
+    kinds = [FEATURES.index(k) for k in ("kind_number", "kind_year", "kind_list", "kind_other")]
+    grounded_by_kind = row[FEATURES.index("grounded")] * row[kinds]  # how far grounding holds
+    return np.concatenate([row, [rank_scores[best], lead], grounded_by_kind])
 
 
 @dataclass(frozen=True)
 class Model:
     rank_weights: np.ndarray  # (len(FEATURES),)
     rank_bias: float
-    confidence_weights: np.ndarray  # (len(FEATURES) + 2,)
+    confidence_weights: np.ndarray  # (len(FEATURES) + 6,)
     confidence_bias: float
     threshold: float
 

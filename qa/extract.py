@@ -112,8 +112,8 @@ def named_in(frame: Frame, sentence: str, subject: str) -> list[str]:
 def level_value(frame: Frame, sentence: str) -> str | None:
     """With a level qualifier (国家级) in the question, the value right after that level in
     the sentence (…其中国家级2家、省级55家 → 2家); None when the question has no level."""
-    if not frame.levels or len(set(lx.LEVEL.findall(sentence))) < 2:
-        return None  # only a sentence that counts several levels needs telling apart
+    if not frame.levels or not any(level in sentence for level in frame.levels):
+        return None
     for level in frame.levels:
         for m in re.finditer(re.escape(level), sentence):
             rest = sentence[m.end() : m.end() + 12]

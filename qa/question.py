@@ -150,9 +150,15 @@ def _attribute(tagged, cut: int, content, names: set[str]) -> tuple[str, ...]:
     i = cut + 1
     while i < len(tagged) and tagged[i][1] in ("q", "m", "uj"):
         i += 1  # 多少 家 企业
-    while i < len(tagged) and content(*tagged[i]) and tagged[i][1].startswith("n"):
-        if tagged[i][0] not in names:
-            run.append(tagged[i][0])
+    while i < len(tagged):
+        word, flag = tagged[i]
+        if lx.LEVEL.fullmatch(word) or word in lx.SCOPE:  # 多少家 省级 企业: over the level
+            i += 1
+            continue
+        if not content(word, flag) or flag.startswith("v"):
+            break
+        if word not in names:
+            run.append(word)
         i += 1
     if run:
         return tuple(run)

