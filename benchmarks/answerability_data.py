@@ -33,6 +33,7 @@ from embeddings import load_encoder  # noqa: E402
 from qa import Assistant  # noqa: E402
 from qa.answerability import FEATURES  # noqa: E402
 from qa.indexing import open_index  # noqa: E402
+from qa.metrics import longest_common_run  # noqa: E402
 from qa.question import analyse  # noqa: E402
 from qa.text import fold  # noqa: E402
 
@@ -46,19 +47,7 @@ def covers(sentence: str, gold: str) -> bool:
     runs past the sentence's end — a contiguous 60 % of it."""
     if gold in sentence:
         return True
-    return len(gold) >= 10 and longest_common(sentence, gold) >= 0.6 * len(gold)
-
-
-def longest_common(a: str, b: str) -> int:
-    best, row = 0, [0] * (len(b) + 1)
-    for x in a:
-        prev = 0
-        for j, y in enumerate(b, 1):
-            cur = row[j]
-            row[j] = prev + 1 if x == y else 0
-            best = max(best, row[j])
-            prev = cur
-    return best
+    return len(gold) >= 10 and longest_common_run(sentence, gold) >= 0.6 * len(gold)
 
 
 def held_out(item: Item) -> bool:

@@ -167,20 +167,26 @@ def exact_match(prediction: str, gold: str) -> float:
     return float(bool(_chars(gold)) and _chars(prediction) == _chars(gold))
 
 
+def longest_common_run(a: Sequence, b: Sequence) -> int:
+    """Length of the longest run of items that ``a`` and ``b`` share (longest common
+    substring), one row of the table at a time."""
+    best, row = 0, [0] * (len(b) + 1)
+    for x in a:
+        prev = 0
+        for j, y in enumerate(b, 1):
+            cur = row[j]
+            row[j] = prev + 1 if x == y else 0
+            best = max(best, row[j])
+            prev = cur
+    return best
+
+
 def char_f1(prediction: str, gold: str) -> float:
     """F1 over the longest common substring of units, as CMRC 2018's official script."""
     p, g = _chars(prediction), _chars(gold)
     if not p or not g:
         return 0.0
-    best = 0
-    table = [0] * (len(g) + 1)
-    for a in p:  # longest common substring, one row at a time
-        prev = 0
-        for j, b in enumerate(g, 1):
-            cur = table[j]
-            table[j] = prev + 1 if a == b else 0
-            best = max(best, table[j])
-            prev = cur
+    best = longest_common_run(p, g)
     if not best:
         return 0.0
     precision, recall = best / len(p), best / len(g)

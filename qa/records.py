@@ -70,8 +70,6 @@ class Passage:
 
     chunk: Chunk
     score: float
-    lexical: float = 0.0  # min-max normalised BM25 score among the query's candidates
-    dense: float = 0.0  # cosine similarity of question and passage vectors
 
 
 @dataclass(frozen=True)

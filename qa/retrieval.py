@@ -8,7 +8,7 @@ import numpy as np
 
 from embeddings import Encoder
 
-from .fusion import minmax, top_k, weighted_fusion
+from .fusion import top_k, weighted_fusion
 from .lexical import BM25Index
 from .records import Chunk, Passage
 from .store import KnowledgeBase
@@ -77,16 +77,10 @@ class Retriever:
         results = []
         for lexical, dense in self.score_many(queries, vectors):
             fused = weighted_fusion(lexical, dense, self.lexical_weight)
-            lexical = minmax(lexical)
             order = top_k(fused, len(fused) if allowed is not None else k)
             if allowed is not None:
                 order = order[allowed[order]][:k]
-            results.append(
-                [
-                    Passage(self.chunks[i], float(fused[i]), float(lexical[i]), float(dense[i]))
-                    for i in order
-                ]
-            )
+            results.append([Passage(self.chunks[i], float(fused[i])) for i in order])
         return results
 
     def _allowed(self, sources: Collection[str]) -> np.ndarray:
