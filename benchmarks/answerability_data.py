@@ -4,7 +4,8 @@
 
 For each reading-comprehension set (see ``rc_sets.py``; every paragraph its own document):
 - positives: the set's own questions; a candidate sentence is labelled 1 when it comes from
-  the question's paragraph and contains a gold answer;
+  the question's paragraph and contains a gold answer (``label``), and ``in_passage`` when its
+  passage is the question's paragraph and holds a gold answer;
 - held-out negatives: every question of articles with ``article % 10 in (8, 9)``, whose
   paragraphs are left out of the index (nothing can answer them);
 - perturbed negatives: an indexed question with its year, a name, a level qualifier or its
@@ -110,9 +111,10 @@ def rows_for(name: str, assistant: Assistant, items: list[Item], rng: random.Ran
         answerable = kind == "original"
         for rank, c in enumerate(cands):
             source = passages[c.evidence.passage].chunk.source
-            label = (
-                answerable and source == item.source and any(g in c.sentence for g in item.answers)
-            )
+            own = answerable and source == item.source
+            label = own and any(g in c.sentence for g in item.answers)
+            text = passages[c.evidence.passage].chunk.text
+            in_passage = own and any(g in text for g in item.answers)
             rows.append(
                 {
                     "set": name,
@@ -123,6 +125,7 @@ def rows_for(name: str, assistant: Assistant, items: list[Item], rng: random.Ran
                     "passage": c.evidence.passage,
                     "answerable": answerable,
                     "label": bool(label),
+                    "in_passage": bool(in_passage),
                     "features": list(FEATURES),
                     "x": c.features.tolist(),
                     "short": c.short,

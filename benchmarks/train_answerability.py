@@ -32,25 +32,31 @@ from qa.answerability import (  # noqa: E402
     confidence_features,
     grounded,
 )
+from qa.grounding import HARD_GAPS  # noqa: E402
 
 MODEL_FILE = ROOT / "qa" / "data" / "answerability.json"
 
 
-def load(paths: list[Path], drop: tuple[str, ...] = ()) -> list[dict]:
+def load(
+    paths: list[Path], drop: tuple[str, ...] = (), hard: tuple[str, ...] = HARD_GAPS
+) -> list[dict]:
     """Rows with ``x`` in the order of ``FEATURES`` (matched by the names stored with each
-    row), the features in ``drop`` set to 0."""
+    row), the features in ``drop`` set to 0, and ``hard`` recomputed: the candidate has a gap
+    of one of the kinds in ``hard`` (which rule out an answer)."""
     rows = [json.loads(line) for p in paths for line in p.read_text("utf-8").splitlines() if line]
     for r in rows:
         named = dict(zip(r.get("features", FEATURES), r["x"]))
         if "grounded" not in named:  # rows written before that feature: derive it
             named["grounded"] = grounded(named)
         r["x"] = [0.0 if f in drop else named[f] for f in FEATURES]
+        r["hard"] = any(named.get(f"gap_{kind}", 0.0) for kind in hard)
     return rows
 
 
-def picks(rows: list[dict], model: Model) -> list[dict]:
+def picks(rows: list[dict], model: Model, label: str = "label") -> list[dict]:
     """Per question: the candidate the engine would pick, its confidence features, whether it
-    is right, and the model's confidence (``p``)."""
+    is right by ``label`` (``label``: the sentence holds a gold answer; ``in_passage``: the
+    cited passage does), whether its sentence holds one, and the model's confidence (``p``)."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
         groups[(r["set"], r["kind"], r["question"])].append(r)
@@ -65,11 +71,12 @@ def picks(rows: list[dict], model: Model) -> list[dict]:
             best = max(usable, key=lambda i: scores[i])
             pick |= {
                 "z": confidence_features(x, scores, best, where),
-                "correct": bool(rs[best]["label"]),
+                "correct": bool(rs[best].get(label, rs[best]["label"])),
+                "sentence": bool(rs[best]["label"]),
                 "p": model.confidence(x, scores, best, where),
             }
         else:
-            pick |= {"z": None, "correct": False, "p": 0.0}
+            pick |= {"z": None, "correct": False, "sentence": False, "p": 0.0}
         out.append(pick)
     return out
 
@@ -87,6 +94,11 @@ def report(qs: list[dict], threshold: float) -> dict:
         if pos
         else None,
         "wrong among answered": np.mean([not q["correct"] for q in answered]) if answered else None,
+        "sentence holds gold (answerable)": np.mean(
+            [q["p"] >= threshold and q["sentence"] for q in pos]
+        )
+        if pos
+        else None,
         "cost (10×wrong + refusals)": float(
             WRONG_COST * sum(not q["correct"] for q in answered)
             + sum(q["p"] < threshold for q in pos)
@@ -115,8 +127,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rows", nargs="*", type=Path)
     parser.add_argument("--write", action="store_true", help="store the fitted model")
+    parser.add_argument(
+        "--label",
+        choices=("in_passage", "label"),
+        default="in_passage",
+        help="what the confidence model predicts: the cited passage holds the answer "
+        "(in_passage) or the quoted sentence does (label)",
+    )
     parser.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
     parser.add_argument("--drop", nargs="*", default=[], help="features to zero (an ablation)")
+    parser.add_argument(
+        "--soft", nargs="*", default=[], help="gap kinds to treat as soft (an ablation)"
+    )
     parser.add_argument(
         "--confidence-on",
         choices=("real", "all"),
@@ -127,21 +149,26 @@ def main() -> None:
     args = parser.parse_args()
     from sklearn.linear_model import LogisticRegression
 
+    hard = tuple(k for k in HARD_GAPS if k not in args.soft)
     rows = load(
-        args.rows or [ROOT / "benchmarks" / "out" / "answerability_rows.jsonl"], tuple(args.drop)
+        args.rows or [ROOT / "benchmarks" / "out" / "answerability_rows.jsonl"],
+        tuple(args.drop),
+        hard,
     )
     fit = [r for r in rows if r["split"] == "fit"]
     held = [r for r in rows if r["split"] == "report"]
     ranker = LogisticRegression(C=args.C, max_iter=2000)
     ranker.fit(np.array([r["x"] for r in fit]), np.array([r["label"] for r in fit]))
-    zeros = np.zeros(len(FEATURES) + 2)
+    zeros = np.zeros(len(FEATURES) + 6)
     model = Model(ranker.coef_[0], float(ranker.intercept_[0]), zeros, 0.0, 0.5)
     kinds = (
         ("original", "heldout")
         if args.confidence_on == "real"
         else ("original", "heldout", "perturbed")
     )
-    fit_picks = [q for q in picks(fit, model) if q["z"] is not None and q["kind"] in kinds]
+    fit_picks = [
+        q for q in picks(fit, model, args.label) if q["z"] is not None and q["kind"] in kinds
+    ]
     judge = LogisticRegression(C=args.C, max_iter=2000)
     judge.fit(np.array([q["z"] for q in fit_picks]), np.array([q["correct"] for q in fit_picks]))
     model = Model(
@@ -151,7 +178,7 @@ def main() -> None:
         float(judge.intercept_[0]),
         0.5,
     )
-    fit_q = [q for q in picks(fit, model) if q["kind"] in kinds]
+    fit_q = [q for q in picks(fit, model, args.label) if q["kind"] in kinds]
     threshold = best_threshold(
         np.array([q["p"] for q in fit_q]),
         np.array([q["correct"] for q in fit_q]),
@@ -159,7 +186,7 @@ def main() -> None:
     )
     print(f"rows: fit {len(fit)}, report {len(held)}; threshold {threshold:.3f} (chosen on fit)")
     print("rank weights:", {f: round(float(w), 2) for f, w in zip(FEATURES, model.rank_weights)})
-    held_q = picks(held, model)
+    held_q = picks(held, model, args.label)
     for name, qs in (("fit (in-sample)", fit_q), ("report (held out)", held_q)):
         print(f"\n{name}")
         for kind in sorted({q["set"] for q in qs}):
@@ -186,7 +213,7 @@ def main() -> None:
                         "bias": round(model.confidence_bias, 6),
                     },
                     "threshold": round(threshold, 6),
-                    "fitted_on": "benchmarks/train_answerability.py, split=fit",
+                    "fitted_on": f"train_answerability.py --label {args.label}, split=fit",
                 },
                 indent=1,
             )

@@ -30,6 +30,7 @@ FEATURES = (
     "attribute_cov",
     "attribute_whole",
     "gap_name",
+    "gap_name_far",
     "gap_year",
     "gap_level",
     "gap_unknown",
@@ -40,6 +41,12 @@ FEATURES = (
     "grounded",
     "evidence_score",
     "margin",
+    "bigram_cov",
+    "bigram_window",
+    "passage_cov",
+    "bigram_passage",
+    "short_echo",
+    "first_passage",
     "kind_number",
     "kind_year",
     "kind_list",
@@ -93,7 +100,12 @@ def features(
     short_found: bool,
     evidence_score: float,
     margin: float,
+    short_echo: float = 0.0,
+    first_passage: bool = False,
 ) -> np.ndarray:
+    """One candidate's row; ``short_echo`` is the share of the short answer's characters the
+    question itself holds (an answer repeats no part of its question), ``first_passage``
+    whether the sentence comes from the best-retrieved passage."""
     gaps = {g.kind for g in support.gaps}
     row: dict[str, float] = {
         "sentence_cov": support.sentence_cov,
@@ -101,6 +113,7 @@ def features(
         "attribute_cov": support.attribute_cov,
         "attribute_whole": float(support.attribute_whole),
         "gap_name": float("name" in gaps),
+        "gap_name_far": float("name_far" in gaps),
         "gap_year": float("year" in gaps),
         "gap_level": float("level" in gaps),
         "gap_unknown": float("unknown" in gaps),
@@ -110,6 +123,12 @@ def features(
         "short_found": float(short_found),
         "evidence_score": evidence_score,
         "margin": margin,
+        "bigram_cov": support.bigram_cov,
+        "bigram_window": support.bigram_window,
+        "passage_cov": support.passage_cov,
+        "bigram_passage": support.bigram_passage,
+        "short_echo": short_echo,
+        "first_passage": float(first_passage),
         "kind_number": float(kind == "number"),
         "kind_year": float(kind == "year"),
         "kind_list": float(kind == "list"),
@@ -122,7 +141,15 @@ def features(
 def grounded(row: dict[str, float]) -> float:
     """1 when the sentence holds every word of the question, the attribute as one phrase and
     a short answer of the asked kind, with nothing missing; else 0."""
-    gaps = ("gap_name", "gap_year", "gap_level", "gap_unknown", "gap_value", "scope_missing")
+    gaps = (
+        "gap_name",
+        "gap_name_far",
+        "gap_year",
+        "gap_level",
+        "gap_unknown",
+        "gap_value",
+        "scope_missing",
+    )
     return float(
         row["sentence_cov"] >= 0.999
         and row["attribute_whole"] == 1.0

@@ -199,7 +199,7 @@ class Assistant:
         sentences: tuple[Sentence, ...] = ()
         if c is not None:
             n = position[c.evidence.passage] + 1
-            highlights[c.evidence.passage] = [(c.evidence.start, c.evidence.end)]
+            highlights[c.evidence.passage] = list(decision.spans)
             short = c.short or decision.quote
             quote = f"{decision.quote}[{n}]"
             answer = quote if short == decision.quote else f"{short}\n{quote}"

@@ -112,9 +112,10 @@ def named_in(frame: Frame, sentence: str, subject: str) -> list[str]:
 def level_value(frame: Frame, sentence: str) -> str | None:
     """With a level qualifier (国家级) in the question, the value right after that level in
     the sentence (…其中国家级2家、省级55家 → 2家); None when the question has no level."""
-    if not frame.levels or not any(level in sentence for level in frame.levels):
+    levels = [level for level in frame.levels if lx.LEVEL.fullmatch(level)]  # not 慈溪市级
+    if not levels or not any(level in sentence for level in levels):
         return None
-    for level in frame.levels:
+    for level in levels:
         for m in re.finditer(re.escape(level), sentence):
             rest = sentence[m.end() : m.end() + 12]
             lead = re.match(r"[\u3400-\u9fff]{0,6}?(?=[\d一二两三四五六七八九十])", rest)

@@ -1,10 +1,12 @@
 """Is each part of the question supported by the evidence? (names, years, levels, terms)
 
 The evidence is one sentence of a passage; its *window* adds the sentence before it, the
-passage's heading path and the document title. A document's own subject (the place a report
-is about, learned from the document) counts as said everywhere in it, so "我市" in a report on
-a city supports that city — and a question about another place is not answered by "我市"
-sentences.
+passage's heading path and the document title. A name found only elsewhere in the passage is
+a soft gap (``name_far``: the passage is about it, the sentence may be), unless the sentence
+speaks of the document's own place (我市, or the subject by name) — then it is a hard one.
+A document's own subject (the place a report is about, learned from the document) counts as
+said everywhere in it, so "我市" in a report on a city supports that city — and a question
+about another place is not answered by "我市" sentences.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from .text import Tokenizer, fold
 REASONS = {
     "name": "资料中没有提到“{term}”的相关内容。",
     "name_subject": "资料中只有{subject}的数据，没有提到{term}。",
+    "name_far": "资料中没有把“{term}”与所问内容联系起来。",
     "year": "资料中没有{term}年的相关数据。",
     "level": "资料中没有“{term}”的相关数据。",
     "unknown": "资料中没有提到“{term}”。",
     "value": "资料中没有给出“{term}”的具体数值。",
     "weak": "资料中没有找到能回答这个问题的内容。",
 }
-HARD_GAPS = ("year", "level", "name", "unknown", "value")
+HARD_GAPS = ("year", "level", "name", "value")  # rule an answer out; the rest are features
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,31 @@ class TermMatcher:
         return bool(parts) and all(p in text for p in parts)
 
 
+def phrase_found(words: Iterable[str], text: str, slack: int = 4) -> bool:
+    """Do the words occur in order, close together (at most ``slack`` characters between
+    neighbours: 工业 + 产值 in 工业总产值, not 企业 … 技术中心 a clause apart)?"""
+    words = [fold(w) for w in words]
+    if not words:
+        return True
+
+    def from_(i: int, at: int) -> bool:
+        if i == len(words):
+            return True
+        start = text.find(words[i], at)
+        while start >= 0 and start - at <= slack:
+            if from_(i + 1, start + len(words[i])):
+                return True
+            start = text.find(words[i], start + 1)
+        return False
+
+    first = text.find(words[0])
+    while first >= 0:
+        if from_(1, first + len(words[0])):
+            return True
+        first = text.find(words[0], first + 1)
+    return False
+
+
 def document_subject(title: str, texts: Iterable[str], tokenizer: Tokenizer) -> str:
     """The place or organisation a document is about: the most frequent name of its title
     and opening text (self-references such as 我市 count for the subject)."""
@@ -88,10 +116,24 @@ class Support:
     attribute_whole: bool  # the attribute's words stand together in the sentence
     scope_missing: int
     has_value: bool  # the sentence holds a value of the asked kind (number, year, list)
+    bigram_cov: float = 0.0  # share of the question's character pairs in the sentence
+    bigram_window: float = 0.0  # … in the window
+    passage_cov: float = 0.0  # weighted share of required words in the whole passage
+    bigram_passage: float = 0.0  # share of the question's character pairs in the passage
 
     @property
     def hard(self) -> bool:
         return any(g.kind in HARD_GAPS for g in self.gaps)
+
+
+def bigrams(text: str) -> set[str]:
+    """Character pairs of a folded text's word runs (question words and punctuation out)."""
+    runs = re.split(r"\W+|_", lx.QUESTION_WORD.sub(" ", text))
+    return {r[i : i + 2] for r in runs for i in range(len(r) - 1)}
+
+
+def bigram_share(pairs: set[str], text: str) -> float:
+    return sum(1 for p in pairs if p in text) / len(pairs) if pairs else 0.0
 
 
 NUMERAL_END = re.compile(r"[一二两三四五六七八九十百千万亿多余]$")
@@ -119,26 +161,36 @@ def ground(
     matcher: TermMatcher,
     weight: Callable[[str], float],
     known: Callable[[str], bool],
+    passage: str = "",
 ) -> Support:
     """Check every part of ``frame`` against the evidence: names and levels against the
     sentence with its heading path and title (``near``), years and unknown words against the
-    ``window`` that adds the sentence before."""
-    sentence, near, window = fold(sentence), fold(near), fold(window)
+    ``window`` that adds the sentence before; a name only the rest of the ``passage`` holds is
+    a soft gap."""
+    sentence, near, window, passage = fold(sentence), fold(near), fold(window), fold(passage)
     gaps: list[Gap] = []
     stated = set(lx.YEAR.findall(sentence))
     for year in frame.years:  # a sentence that names other years speaks of those
         if year not in window or (stated and year not in sentence):
             gaps.append(Gap("year", year))
-    for level in frame.levels:
-        if fold(level) not in sentence:
-            gaps.append(Gap("level", level))
     subject_l = fold(subject)
+    for level in frame.levels:
+        own = strip_place_suffix(fold(level)[:-1])  # 慈溪市级 → 慈溪: that place's own figure
+        if fold(level) in sentence:
+            continue
+        if not lx.LEVEL.fullmatch(level) and own == subject_l and not lx.LEVEL.search(sentence):
+            continue
+        gaps.append(Gap("level", level))
     for name in frame.names:
         base = strip_place_suffix(fold(name))
         if subject_l and (base == subject_l or base in subject_l and len(base) >= 2):
             continue
         if not matcher.found(name, near):
-            gaps.append(Gap("name", name))
+            own_place = bool(lx.SELF_REFERENCE.search(sentence)) or (
+                bool(subject_l) and subject_l in sentence
+            )
+            far = matcher.found(name, passage) and not (name in frame.places and own_place)
+            gaps.append(Gap("name_far" if far else "name", name))
     for term in frame.nouns:
         if not known(term) and not matcher.found(term, window):
             gaps.append(Gap("unknown", term))
@@ -154,6 +206,8 @@ def ground(
     total = sum(weight(t) for t in required) or 1.0
     sentence_cov = sum(weight(t) for t in required if present(t, sentence)) / total
     window_cov = sum(weight(t) for t in required if present(t, window)) / total
+    whole_text = window + passage
+    passage_cov = sum(weight(t) for t in required if present(t, whole_text)) / total
     attribute = frame.attribute
     attribute_cov = (
         sum(1 for t in attribute if matcher.found(t, sentence)) / len(attribute)
@@ -162,7 +216,14 @@ def ground(
     )
     whole = fold("".join(attribute))
     attribute_whole = not attribute or whole in sentence
-    if frame.kind == "number" and attribute and not matcher.found(attribute[-1], sentence):
+    if (
+        frame.kind == "number"
+        and attribute
+        and not (
+            matcher.found(attribute[-1], sentence)
+            and phrase_found([w for w in attribute if w in frame.nouns], sentence)
+        )
+    ):
         gaps.append(Gap("value", "".join(attribute)))  # the number would be of something else
     if frame.kind == "number":
         has_value = bool(values_of(sentence, frame.unit))
@@ -174,13 +235,15 @@ def ground(
         has_value = "、" in sentence or "和" in sentence
     else:
         has_value = True
+    pairs = bigrams(fold(frame.question))
     return Support(
         tuple(gaps), sentence_cov, window_cov, attribute_cov, attribute_whole, scope_missing,
-        has_value,
+        has_value, bigram_share(pairs, sentence), bigram_share(pairs, window), passage_cov,
+        bigram_share(pairs, whole_text),
     )  # fmt: skip
 
 
-REASON_ORDER = ("name", "level", "year", "unknown", "value")  # the most telling first
+REASON_ORDER = ("name", "level", "year", "unknown", "value", "name_far")  # the most telling first
 
 
 def reason(gaps: Iterable[Gap], subject: str) -> str:

@@ -66,6 +66,26 @@ def _merge_places(tagged: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
+def _place_levels(
+    q: str, levels: tuple[str, ...], tagged: list[tuple[str, str]]
+) -> tuple[str, ...]:
+    """A level whose first character ends a place name (慈溪市|级) is that place's level:
+    慈溪市级, not 市级."""
+    starts, at = {}, 0
+    for word, flag in tagged:
+        for i in range(at, at + len(word)):
+            starts[i] = (at, flag)
+        at += len(word)
+    out = []
+    for m in lx.LEVEL.finditer(q):
+        begin, flag = starts.get(m.start(), (m.start(), ""))
+        if begin < m.start() and (flag in lx.NAME_FLAGS or flag.startswith("ns")):
+            out.append(q[begin : m.end()])
+        elif m.group() in levels:
+            out.append(m.group())
+    return tuple(dict.fromkeys(out))
+
+
 def analyse(question: str, tokenizer: Tokenizer) -> Frame:
     q = question.strip()
     years = tuple(dict.fromkeys(lx.YEAR_IN_QUESTION.findall(q)))
@@ -80,6 +100,7 @@ def analyse(question: str, tokenizer: Tokenizer) -> Frame:
     # tag the measure word apart from what follows it (多少家|规上企业, not 多少|家规|上企业)
     parts = [q[: unit_match.end()], q[unit_match.end() :]] if unit_match else [q]
     tagged = _merge_places([t for part in parts if part for t in tokenizer.tagged(part)])
+    levels = _place_levels(q, levels, tagged)
     qword_at = None
     words: list[tuple[str, str, int]] = []  # (word, flag, position in tagged)
     for i, (word, flag) in enumerate(tagged):
@@ -98,7 +119,7 @@ def analyse(question: str, tokenizer: Tokenizer) -> Frame:
             and not lx.SELF_REFERENCE.fullmatch(w)
             and not re.fullmatch(r"[\d.%]+|年|月|日", w)
             and w != unit
-            and not any(w in s for s in skip)
+            and not any(w in s.lower() for s in skip)
             and flag not in ("m", "q", "x", "uj", "ul", "p", "c", "r", "d", "f")
         )
 
@@ -112,7 +133,7 @@ def analyse(question: str, tokenizer: Tokenizer) -> Frame:
             if f in lx.NAME_FLAGS or lx.PLACE_SUFFIX.search(w) and f.startswith("n")
         )
     )
-    attribute = _attribute(tagged, cut, content, set(names))
+    attribute = _attribute(tagged, cut, content, set(names), levels)
     places = tuple(
         w
         for w, f in left + right
@@ -142,7 +163,7 @@ def analyse(question: str, tokenizer: Tokenizer) -> Frame:
     )
 
 
-def _attribute(tagged, cut: int, content, names: set[str]) -> tuple[str, ...]:
+def _attribute(tagged, cut: int, content, names: set[str], levels=()) -> tuple[str, ...]:
     """The noun phrase the question asks the value of: the nouns right after the question
     word (什么项目, 多少家企业), else up to three content words right before it (over link
     words such as 是/有/达到: 工业总产值是多少)."""
@@ -152,7 +173,8 @@ def _attribute(tagged, cut: int, content, names: set[str]) -> tuple[str, ...]:
         i += 1  # 多少 家 企业
     while i < len(tagged):
         word, flag = tagged[i]
-        if lx.LEVEL.fullmatch(word) or word in lx.SCOPE:  # 多少家 省级 企业: over the level
+        in_level = any(word in level for level in levels)  # 宁波市|级 of 宁波市级
+        if lx.LEVEL.fullmatch(word) or word in lx.SCOPE or in_level:  # 多少家 省级 企业
             i += 1
             continue
         if not content(word, flag) or flag.startswith("v"):
@@ -163,7 +185,12 @@ def _attribute(tagged, cut: int, content, names: set[str]) -> tuple[str, ...]:
     if run:
         return tuple(run)
     i = cut - 1
-    while i >= 0 and (tagged[i][0] in lx.LINK_WORDS or tagged[i][1] in ("uj", "ul", "d")):
+    while i >= 0 and (  # over 是/达到/排, 在全省, 2017年: 总额在全省排第几 → 总额
+        tagged[i][0] in lx.LINK_WORDS
+        or tagged[i][1] in ("uj", "ul", "d", "p", "m", "q")
+        or lx.SELF_REFERENCE.fullmatch(tagged[i][0])
+        or tagged[i][0] in ("全国", "全球")
+    ):
         i -= 1
     while i >= 0 and content(*tagged[i]) and tagged[i][0] not in names and len(run) < 3:
         run.insert(0, tagged[i][0])

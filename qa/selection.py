@@ -54,10 +54,17 @@ class Decision:
     quote: str
     reason: str
     confidence: float  # calibrated P(the picked candidate answers the question)
+    spans: tuple[tuple[int, int], ...] = ()  # the quoted sentences in the chosen's passage
 
     @property
     def found(self) -> bool:
         return self.chosen is not None
+
+
+def echo_share(short: str, question: str) -> float:
+    """Share of the short answer's characters that the question holds."""
+    folded = set(fold(question))
+    return sum(1 for ch in fold(short) if ch in folded) / len(short) if short else 0.0
 
 
 def window_of(passage: Passage, start: int, end: int) -> tuple[str, str]:
@@ -121,7 +128,7 @@ class AnswerSelector:
             subject = self.subject_of(passage)
             support = ground(
                 frame, sentence, *window_of(passage, e.start, e.end), subject,
-                self.matcher, self.weight, self.known,
+                self.matcher, self.weight, self.known, passage.chunk.text,
             )  # fmt: skip
             short = short_answer(frame, sentence, self.matcher, subject)
             if frame.kind == "number" and not short:
@@ -130,7 +137,18 @@ class AnswerSelector:
                     gap = Gap("value", bound[0] if bound else "".join(frame.attribute))
                     support = replace(support, gaps=support.gaps + (gap,))
             other = max((o.score for o in picked if o.passage != e.passage), default=0.0)
-            rows.append(features(support, frame.kind, bool(short), e.score, e.score - other))
+            echo = echo_share(short, query)
+            rows.append(
+                features(
+                    support,
+                    frame.kind,
+                    bool(short),
+                    e.score,
+                    e.score - other,
+                    echo,
+                    e.passage == 0,
+                )  # fmt: skip
+            )
             built.append((e, sentence, support, short, subject))
         probs = self.model.rank(np.array(rows)) if rows else np.zeros(0)
         cands = [
@@ -155,7 +173,29 @@ class AnswerSelector:
         if chosen is None:
             why = reason(best.support.gaps, best.subject) if best else reason((), "")
             return Decision(frame, evidence, None, best, "", why, confidence)
-        return Decision(frame, evidence, chosen, best, self.quote(query, chosen), "", confidence)
+        second = self.companion(chosen, cands)
+        quote = self.quote(query, chosen)
+        spans = [(chosen.evidence.start, chosen.evidence.end)]
+        if second is not None and quote == chosen.sentence:
+            spans = sorted(spans + [(second.evidence.start, second.evidence.end)])
+            text = passages[chosen.evidence.passage].chunk.text
+            (a, b), (c, d) = spans
+            quote = text[a:d] if b == c else f"{text[a:b]}……{text[c:d]}"
+        return Decision(frame, evidence, chosen, best, quote, "", confidence, tuple(spans))
+
+    @staticmethod
+    def companion(chosen: Candidate, cands: list[Candidate]) -> Candidate | None:
+        """The next most probable sentence of the chosen one's passage, when both fit in
+        ``MAX_QUOTE_CHARS``: the quote then shows both (the answer often spans two)."""
+        same = [
+            c
+            for c in cands
+            if c is not chosen
+            and c.evidence.passage == chosen.evidence.passage
+            and not c.support.hard
+            and len(c.sentence) + len(chosen.sentence) <= MAX_QUOTE_CHARS
+        ]
+        return max(same, key=lambda c: c.probability, default=None)
 
     def quote(self, query: str, c: Candidate) -> str:
         """The supporting sentence, trimmed to ``MAX_QUOTE_CHARS`` around the short answer."""

@@ -14,7 +14,7 @@ from embeddings import FakeEncoder
 from qa import Assistant
 from qa.answerability import default_model
 from qa.extract import short_answer
-from qa.grounding import TermMatcher, document_subject, ground
+from qa.grounding import TermMatcher, document_subject, ground, phrase_found
 from qa.question import analyse
 
 REPORT = """# 桐庐县2019年经济发展报告
@@ -128,3 +128,54 @@ def test_short_answer_is_quoted_from_the_original_script(shared_tokenizer):
     matcher = TermMatcher(shared_tokenizer)
     frame = analyse("桐庐县工业总产值是多少？", shared_tokenizer)
     assert short_answer(frame, "我縣工業總產值達到512.6億元。", matcher) == "512.6億元"
+
+
+def test_attribute_words_must_stand_together_in_the_sentence():
+    assert phrase_found(["工业", "产值"], "全县工业总产值达到512.6亿元")
+    assert not phrase_found(["企业", "技术", "中心"], "企业共建成工程技术中心432家")
+    assert phrase_found([], "任何文本")
+
+
+def test_a_level_that_ends_a_place_name_is_that_places_level(shared_tokenizer):
+    frame = analyse("2019年桐庐县级工业总产值是多少？", shared_tokenizer)
+    assert frame.levels == ("桐庐县级",)
+    plain = analyse("桐庐县有几家省级专精特新企业？", shared_tokenizer)
+    assert plain.levels == ("省级",)
+    matcher = TermMatcher(shared_tokenizer)
+
+    def kinds(sentence: str) -> set[str]:
+        support = ground(
+            frame, sentence, sentence, sentence, "桐庐", matcher, lambda t: 1.0, lambda t: True
+        )
+        return {g.kind for g in support.gaps}
+
+    assert "level" not in kinds("2019年我县工业总产值达到512.6亿元。")  # the place's own figure
+    assert "level" in kinds("2019年省级工业总产值达到512.6亿元。")  # someone else's level
+
+
+def test_a_rank_question_asks_about_the_noun_before_its_place_phrase(shared_tokenizer):
+    frame = analyse("桐庐县2019年工业总产值在全省排第几？", shared_tokenizer)
+    assert frame.rank and frame.attribute == ("工业", "总产值")
+
+
+def test_a_name_only_elsewhere_in_the_passage_is_a_soft_gap(shared_tokenizer):
+    """The passage is about 宁海 too, so a sentence without the name may still be about it;
+    but a sentence that speaks of the document's own place (我县, or 桐庐 by name) is not."""
+    matcher = TermMatcher(shared_tokenizer)
+    frame = analyse("2019年宁海县工业总产值是多少？", shared_tokenizer)
+    passage = "宁海县的工业发展很快。2019年工业总产值达到512.6亿元。我县工业总产值达到300亿元。"
+
+    def kinds(sentence: str) -> set[str]:
+        support = ground(
+            frame, sentence, sentence, sentence, "桐庐", matcher, lambda t: 1.0,
+            lambda t: True, passage,
+        )  # fmt: skip
+        return {g.kind for g in support.gaps}
+
+    assert kinds("2019年工业总产值达到512.6亿元。") == {"name_far"}
+    assert kinds("2019年我县工业总产值达到300亿元。") == {"name"}
+    assert kinds("2019年桐庐工业总产值达到300亿元。") == {"name"}
+    soft = "2019年工业总产值达到512.6亿元。"
+    assert not ground(
+        frame, soft, soft, soft, "桐庐", matcher, lambda t: 1.0, lambda t: True, passage
+    ).hard  # fmt: skip
