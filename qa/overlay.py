@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,10 +66,18 @@ class Overlays:
         self._sessions: dict[str, Overlay] = {}
         self._lock = threading.Lock()
 
-    def add(self, session: str, shared: Assistant, path: str | Path, name: str) -> int:
+    def add(
+        self,
+        session: str,
+        shared: Assistant,
+        path: str | Path,
+        name: str,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
         """Read, chunk and embed one file into ``session``'s overlay (replacing a same-named
         one); returns its number of passages. Raises ``OverlayFull`` past a limit and
-        ``UnreadableDocument`` for a file that cannot be read."""
+        ``UnreadableDocument`` for a file that cannot be read. ``progress(done, total)``
+        is called before and after the embedding, in passages."""
         if not session:
             raise OverlayFull("无法识别会话，请刷新页面后重试。")
         size = Path(path).stat().st_size
@@ -87,7 +96,11 @@ class Overlays:
         doc = read_document(path, name)
         params = ChunkParams(**shared.kb.manifest.get("chunking", {}))
         chunks = chunk_document(doc, params)
+        if progress:
+            progress(0, len(chunks))
         vectors = shared.encoder.encode_passages([indexed_text(c) for c in chunks])
+        if progress:
+            progress(len(chunks), len(chunks))
         with self._lock:
             overlay = self._sessions.setdefault(session, overlay)
             overlay.docs[name] = (chunks, vectors)
