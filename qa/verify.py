@@ -44,7 +44,7 @@ _CLAUSE_END = re.compile(r"[，,；;：:。！？!?]")
 _TERM_CHARS = re.compile(r"[A-Za-z\u3400-\u9fff]+")
 BIND_SHARE = 0.5  # share of the claim's term bigrams a fact's passage stretch must hold
 _FUNCTION_CHARS = set("的了是为在有和与及共其这那之也都就被把将从对于等")  # glue, not terms
-MIN_CLAUSE_TERMS = 3  # a claim clause with fewer term bigrams is judged by the whole claim
+MIN_CLAUSE_TERMS = 2  # a claim clause with fewer term bigrams is judged by the whole claim
 _LATIN = re.compile(r"(?<![A-Za-z])[A-Za-z][A-Za-z0-9&\-]+")
 _REFUSAL = re.compile(
     r"(资料|文档|段落|材料|文中|原文|所给|提供的)[^。！？]{0,10}"
