@@ -114,10 +114,14 @@ def test_the_real_upload_route_refuses_the_third_9_mb_post(tmp_path, monkeypatch
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     with TestClient(app.build_app()) as client:
-        sizes = []
+        sizes, kept = [], []
         for i in range(3):
             files = {"files": (f"f{i}.txt", b"x" * 9_000_000, "text/plain")}
             response = client.post("/gradio_api/upload", files=files)
             sizes.append(response.status_code)
-    assert sizes[:2] == [200, 200] and sizes[2] == 413
-    assert "上限" in response.json()["error"]
+            if response.status_code == 200:
+                kept += [Path(p) for p in response.json()]
+        assert sizes[:2] == [200, 200] and sizes[2] == 413
+        assert "上限" in response.json()["error"]
+        assert len(kept) == 2 and all(p.exists() for p in kept)
+    assert not any(p.exists() for p in kept), "the upload cache is emptied when the server stops"

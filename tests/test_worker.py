@@ -183,3 +183,20 @@ def test_close_abandons_the_running_job_and_removes_its_files(setup):
     assert worker.job(job.id).state == "failed" and "停止" in worker.job(job.id).message
     assert assistant.documents() == before, "nothing of the abandoned job was swapped in"
     assert not root.exists()
+
+
+def test_a_job_may_bring_its_own_add_and_summary(tmp_path):
+    seen = []
+
+    def add(paths, names, progress):
+        progress(1, 2)
+        seen.append((paths[0].read_text(encoding="utf-8"), names))
+        return 2, "已替换，2 个段落"
+
+    worker = IndexWorker()  # no default: every job brings its own
+    with pytest.raises(ValueError):
+        worker.submit([_file(tmp_path, "a.txt", FARM)])
+    done = worker.wait(worker.submit([_file(tmp_path, "b.txt", FARM)], ["农业.txt"], add).id, 10)
+    worker.close()
+    assert done.state == "done" and done.added == 2 and done.describe().endswith("已替换，2 个段落")
+    assert seen == [(FARM, ["农业.txt"])]
