@@ -30,6 +30,7 @@ MAX_SESSION_BYTES = 2 * 1024 * 1024  # all of one session's files together
 MAX_SESSION_FILES = 5
 MAX_SESSIONS = 20  # sessions holding files at once (each holds a copy of the shared vectors)
 SESSION_SECONDS = 2 * 3600  # idle time after which a session's files are dropped
+PROGRESS_STEP = 16  # passages embedded between two progress reports
 
 
 class OverlayFull(QAError):
@@ -77,7 +78,7 @@ class Overlays:
         """Read, chunk and embed one file into ``session``'s overlay (replacing a same-named
         one); returns its number of passages. Raises ``OverlayFull`` past a limit and
         ``UnreadableDocument`` for a file that cannot be read. ``progress(done, total)``
-        is called before and after the embedding, in passages."""
+        follows the embedding, in passages."""
         if not session:
             raise OverlayFull("无法识别会话，请刷新页面后重试。")
         size = Path(path).stat().st_size
@@ -96,11 +97,15 @@ class Overlays:
         doc = read_document(path, name)
         params = ChunkParams(**shared.kb.manifest.get("chunking", {}))
         chunks = chunk_document(doc, params)
+        texts = [indexed_text(c) for c in chunks]
+        parts = []
+        for start in range(0, len(texts), PROGRESS_STEP):
+            if progress:
+                progress(start, len(texts))
+            parts.append(shared.encoder.encode_passages(texts[start : start + PROGRESS_STEP]))
         if progress:
-            progress(0, len(chunks))
-        vectors = shared.encoder.encode_passages([indexed_text(c) for c in chunks])
-        if progress:
-            progress(len(chunks), len(chunks))
+            progress(len(texts), len(texts))
+        vectors = np.concatenate(parts) if parts else np.zeros((0, shared.kb.dim), np.float32)
         with self._lock:
             overlay = self._sessions.setdefault(session, overlay)
             overlay.docs[name] = (chunks, vectors)

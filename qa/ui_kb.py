@@ -371,6 +371,7 @@ def build_kb_tab(tab: KnowledgeBaseTab, demo: gr.Blocks, kb_info: gr.Markdown) -
     restore.click(tab.restore, restore_choice, [status, *view], **changes)
     embeds = dict(concurrency_limit=1, concurrency_id="session_uploads", **private)
     mine_add.click(tab.session_upload, mine, [mine_status, mine, *view, timer], **embeds)
-    timer.tick(tab.progress, None, [mine_status, status, *view, timer], **private)
+    ticks = [mine_status, status, *view, timer]
+    timer.tick(tab.progress, None, ticks, show_progress="hidden", **private)
     demo.load(tab.view, None, view, **private)
     demo.unload(tab.end_session)
