@@ -481,7 +481,7 @@ def api_functions(
 
     async def answer(question: str, history: list[str]) -> Answer:
         if get_answerer is None and get_batcher is not None:
-            batcher = get_batcher()
+            batcher = await asyncio.to_thread(get_batcher)  # may reload a changed index
             future = asyncio.wrap_future(batcher.submit(question, history))
             try:
                 return await asyncio.wait_for(future, batcher.max_wait_s)

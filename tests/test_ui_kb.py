@@ -287,12 +287,17 @@ def test_additions_show_progress_until_done(tab, assistant, editor, tmp_path, mo
     )
     release.set()
     tab.get_worker().wait(blocker.id, 10)
-    for _ in range(100):
-        mine, shared, *view, timer = tab.progress(alice)
-        if not timer.active:
-            break
-        time.sleep(0.05)
+
+    def settled(who):
+        for _ in range(200):
+            mine, shared, *view, timer = tab.progress(who)
+            if not timer.active:
+                return mine, shared, view
+            time.sleep(0.05)
+        raise AssertionError("the additions did not finish")
+
+    mine, _, view = settled(alice)
     assert mine == "✅ a.md：1 个段落，仅本会话可用" and "a.md" in view[MINE]
-    shared = tab.progress(editor)[1]
-    assert shared.startswith("✅ b.md：已添加") and "b.md" in tab.view(editor)[TABLE]
+    _, shared, view = settled(editor)
+    assert shared.startswith("✅ b.md：已添加") and "b.md" in view[TABLE]
     assert tab.assistant_for(alice).ask(BRIDGE_Q).found
