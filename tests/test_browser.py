@@ -457,7 +457,7 @@ def test_session_upload_shows_progress_while_questions_are_answered(open_page, t
 
     page = open_page(1280, 1000)
     page.get_by_role("tab", name="知识库", exact=True).click()
-    doc = _long_document(tmp_path / "tidal.md", 900)  # about 90 KB, 100+ passages
+    doc = _long_document(tmp_path / "tidal.md", 400)  # about 40 KB, 80 passages
     page.locator("#kb-session-upload input[type=file]").set_input_files(doc)
     expect(page.locator("#kb-session-upload")).to_contain_text("tidal")
     page.locator("#kb-session-add").click()
