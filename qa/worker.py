@@ -78,6 +78,12 @@ class Job:
         return elapsed / self.done * (self.total - self.done)
 
 
+def _remove(folders: set[Path]) -> None:
+    for folder in list(folders):
+        shutil.rmtree(folder, ignore_errors=True)
+        folders.discard(folder)
+
+
 def limit_this_thread(nice: int = WORKER_NICE, threads: int | None = WORKER_THREADS) -> None:
     """Lower the calling thread's priority and its OpenMP thread count (both per thread:
     other threads keep theirs; ``threads=None`` leaves it). Best effort: what the platform
@@ -124,8 +130,10 @@ class IndexWorker:
         self._queue: queue.Queue[tuple[int, Path, list[str], AddFiles | None] | None]
         self._queue = queue.Queue()
         self._ids = itertools.count(1)
-        self._root = Path(tempfile.mkdtemp(prefix="qa-worker-"))  # copies of queued files
-        weakref.finalize(self, shutil.rmtree, self._root, True)  # at exit at the latest
+        # copies of the files of jobs not finished yet, one folder a job: an idle worker
+        # leaves nothing behind, even when the process is killed
+        self._folders: set[Path] = set()
+        weakref.finalize(self, _remove, self._folders)  # at exit at the latest
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="index-worker", daemon=True)
         self._thread.start()
@@ -142,7 +150,9 @@ class IndexWorker:
             raise ValueError("this worker has no default add function: pass add=")
         files = [Path(p) for p in paths]
         stored = list(names) if names else [p.name for p in files]
-        folder = Path(tempfile.mkdtemp(prefix="job-", dir=self._root))
+        folder = Path(tempfile.mkdtemp(prefix="qa-worker-job-"))
+        with self._lock:
+            self._folders.add(folder)
         for i, path in enumerate(files):
             shutil.copyfile(path, folder / f"{i}{path.suffix.lower()}")
         size = sum(p.stat().st_size for p in files)
@@ -177,7 +187,7 @@ class IndexWorker:
         self._stopping.set()
         self._queue.put(None)
         self._thread.join(timeout)
-        shutil.rmtree(self._root, ignore_errors=True)
+        _remove(self._folders)
 
     def _update(self, job: Job) -> None:
         with self._lock:
@@ -194,6 +204,7 @@ class IndexWorker:
                 self._do(job_id, folder, names, add or self._add)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
+                self._folders.discard(folder)
 
     def _do(self, job_id: int, folder: Path, names: list[str], add: AddFiles | None) -> None:
         job = self.job(job_id)
