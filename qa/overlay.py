@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ MAX_SESSION_BYTES = 2 * 1024 * 1024  # all of one session's files together
 MAX_SESSION_FILES = 5
 MAX_SESSIONS = 20  # sessions holding files at once (each holds a copy of the shared vectors)
 SESSION_SECONDS = 2 * 3600  # idle time after which a session's files are dropped
+PROGRESS_STEP = 16  # passages embedded between two progress reports
 
 
 class OverlayFull(QAError):
@@ -65,10 +67,18 @@ class Overlays:
         self._sessions: dict[str, Overlay] = {}
         self._lock = threading.Lock()
 
-    def add(self, session: str, shared: Assistant, path: str | Path, name: str) -> int:
+    def add(
+        self,
+        session: str,
+        shared: Assistant,
+        path: str | Path,
+        name: str,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
         """Read, chunk and embed one file into ``session``'s overlay (replacing a same-named
         one); returns its number of passages. Raises ``OverlayFull`` past a limit and
-        ``UnreadableDocument`` for a file that cannot be read."""
+        ``UnreadableDocument`` for a file that cannot be read. ``progress(done, total)``
+        follows the embedding, in passages."""
         if not session:
             raise OverlayFull("无法识别会话，请刷新页面后重试。")
         size = Path(path).stat().st_size
@@ -87,7 +97,15 @@ class Overlays:
         doc = read_document(path, name)
         params = ChunkParams(**shared.kb.manifest.get("chunking", {}))
         chunks = chunk_document(doc, params)
-        vectors = shared.encoder.encode_passages([indexed_text(c) for c in chunks])
+        texts = [indexed_text(c) for c in chunks]
+        parts = []
+        for start in range(0, len(texts), PROGRESS_STEP):
+            if progress:
+                progress(start, len(texts))
+            parts.append(shared.encoder.encode_passages(texts[start : start + PROGRESS_STEP]))
+        if progress:
+            progress(len(texts), len(texts))
+        vectors = np.concatenate(parts) if parts else np.zeros((0, shared.kb.dim), np.float32)
         with self._lock:
             overlay = self._sessions.setdefault(session, overlay)
             overlay.docs[name] = (chunks, vectors)

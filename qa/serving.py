@@ -1,9 +1,13 @@
 """What the app runs beside the assistant: the micro-batcher that answers concurrent
-questions together, the background indexing worker, and per-session upload caps."""
+questions together, the background indexing worker, and per-visitor caps on Gradio's
+upload route."""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,8 +17,13 @@ from .microbatch import BUSY_MESSAGE, MicroBatcher
 from .records import Answer
 from .worker import IndexWorker
 
-MAX_SESSION_FILES = 20  # uploads one browser session may add
+log = logging.getLogger(__name__)
+
+MAX_SESSION_FILES = 20  # uploads one visitor may post within UPLOAD_WINDOW_S
 MAX_SESSION_MB = 20  # and their total size
+MAX_TOTAL_MB = 500  # all visitors together within UPLOAD_WINDOW_S
+UPLOAD_WINDOW_S = 3600  # as long as the upload cache keeps a file (app.CACHE_CLEANING)
+UPLOAD_ROUTE = "/upload"  # Gradio's (/gradio_api/upload)
 
 
 @dataclass
@@ -63,21 +72,75 @@ def services(assistant: Assistant) -> Services:
 
 @dataclass
 class UploadQuota:
-    """Files and bytes each session has uploaded; ``take`` refuses what goes past the caps."""
+    """Files and bytes each visitor (session or address) has uploaded within the last
+    ``window_s``; ``take`` refuses what goes past the caps, ``total_bytes`` bounds all
+    visitors together (the upload cache keeps files for about that long)."""
 
     max_files: int = MAX_SESSION_FILES
     max_bytes: int = MAX_SESSION_MB * 1024 * 1024
-    used: dict[str, tuple[int, int]] = field(default_factory=dict)
+    window_s: float = UPLOAD_WINDOW_S
+    total_bytes: int = MAX_TOTAL_MB * 1024 * 1024
+    used: dict[str, tuple[int, int, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def take(self, session: str, path: Path) -> str | None:
         """Count ``path`` against ``session``; the reason (for the user) if it is over a cap."""
-        size = path.stat().st_size
+        return self.take_bytes(session, path.stat().st_size)
+
+    def take_bytes(self, key: str, size: int) -> str | None:
+        """Count one upload of ``size`` bytes against ``key``; the reason if over a cap."""
+        now = time.monotonic()
         with self._lock:
-            files, used = self.used.get(session, (0, 0))
+            for old in [k for k, (_, _, since) in self.used.items() if now - since > self.window_s]:
+                del self.used[old]
+            files, used, since = self.used.get(key, (0, 0, now))
             if files + 1 > self.max_files:
-                return f"本次会话最多上传 {self.max_files} 个文件"
+                return f"本次会话最多上传 {self.max_files} 个文件，请稍后再试"
             if used + size > self.max_bytes:
-                return f"本次会话上传总量已达上限（{self.max_bytes // 1024 // 1024} MB）"
-            self.used[session] = (files + 1, used + size)
+                mb = self.max_bytes // 1024 // 1024
+                return f"本次会话上传总量已达上限（{mb} MB），请稍后再试"
+            if sum(u for _, u, _ in self.used.values()) + size > self.total_bytes:
+                return "服务器暂存的上传文件已满，请稍后再试"
+            self.used[key] = (files + 1, used + size, since)
         return None
+
+
+class UploadLimit:
+    """ASGI middleware capping what one visitor may post to Gradio's upload route (which
+    anyone can call without the page): a ``Content-Length`` is required, and each visitor
+    (the client address; behind a proxy, the address it last added to ``X-Forwarded-For``)
+    gets ``quota``'s allowance. ``exempt(request)`` (an editor) passes uncounted."""
+
+    def __init__(self, app, quota: UploadQuota, exempt: Callable[[object], bool] | None = None):
+        self.app, self.quota, self.exempt = app, quota, exempt
+
+    async def __call__(self, scope, receive, send):
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not scope["path"].rstrip("/").endswith(UPLOAD_ROUTE)
+        ):
+            return await self.app(scope, receive, send)
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse
+
+        request = Request(scope)
+        length = request.headers.get("content-length", "")
+        problem, status = None, 413
+        if not length.isdigit():
+            problem, status = "上传需要 Content-Length", 411
+        elif not (self.exempt and self.exempt(request)):
+            problem = self.quota.take_bytes(visitor(request), int(length))
+        if problem:
+            log.warning("upload refused for %s: %s", visitor(request), problem)
+            return await JSONResponse({"error": problem}, status_code=status)(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+def visitor(request) -> str:
+    """Who posts: the last address in ``X-Forwarded-For`` (added by the nearest proxy,
+    which a client cannot forge), else the peer's address."""
+    forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",")]
+    if forwarded[-1]:
+        return forwarded[-1]
+    return request.client.host if request.client else ""

@@ -2,13 +2,17 @@
 copy and download; and the ``/ask`` and ``/ask_record`` API functions.
 
 ``build_chat_tab(demo, get_assistant, model)`` builds the tab inside ``gr.Tabs()`` and wires
-its events; ``api_functions(get_assistant)`` gives the two API functions for ``gr.api``.
+its events; ``api_functions(get_assistant)`` gives the two (async) API functions for
+``gr.api``. With ``get_batcher`` (the app's micro-batcher, ``qa/serving.py``) extractive
+questions from the page and the API are answered in batches, and a full batcher gives the
+busy message instead of an error.
 The page's behaviour that needs no server (clicking ``[n]``, copying, the length counter,
 keeping the newest answer in view) is the script ``HEAD``; its look is ``CSS``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import tempfile
@@ -21,7 +25,9 @@ import gradio as gr
 from .answerers import Answerer
 from .assistant import MAX_QUESTION_CHARS, Assistant, QuestionError, check_question
 from .chat_view import MODE_LABELS, partial_reply
+from .errors import Busy
 from .feedback import VERDICTS, FeedbackError, append_feedback, feedback_path, feedback_record
+from .microbatch import BUSY_MESSAGE, MicroBatcher
 from .records import Answer, Sentence
 from .render import (
     HELPFUL,
@@ -236,10 +242,12 @@ class ChatHandlers:
         get_assistant: Callable[[], Assistant],
         assistant_for: Callable[[gr.Request | None], Assistant] | None = None,
         get_answerer: Callable[[], Answerer] | None = None,
+        get_batcher: Callable[[], MicroBatcher] | None = None,
     ):
         self.get_assistant = get_assistant
         self.assistant_for = assistant_for  # the shared assistant plus a session's own files
         self.get_answerer = get_answerer
+        self.get_batcher = get_batcher  # extractive questions answered in batches
 
     def respond(
         self,
@@ -273,7 +281,10 @@ class ChatHandlers:
         answer: Answer | None = None
         try:
             engine = self.assistant_for(request) if self.assistant_for else self.get_assistant()
-            if self.get_answerer is None:
+            if self.get_answerer is None and self.get_batcher is not None:
+                batcher = self.get_batcher()
+                answer = batcher.ask(question, earlier, sources, ask_many=engine.ask_many)
+            elif self.get_answerer is None:
                 answer = engine.ask(question, earlier, sources=sources)
             else:
                 said: list[str] = []
@@ -286,6 +297,10 @@ class ChatHandlers:
                         answer = item
             if answer is None:
                 raise RuntimeError("the answerer gave no answer")
+        except Busy:
+            history[-1] = assistant(BUSY_MESSAGE)
+            yield history, message, answers, evidence
+            return
         except Exception:  # the page shows a message, never a traceback
             log.exception("answering %r failed", question)
             history[-1] = assistant(ANSWER_FAILED)
@@ -356,10 +371,12 @@ def build_chat_tab(
     assistant_for: Callable[[gr.Request | None], Assistant] | None = None,
     get_answerer: Callable[[], Answerer] | None = None,
     llm_model: str = "",
+    get_batcher: Callable[[], MicroBatcher] | None = None,
 ) -> ChatTab:
     """The 问答 tab (inside ``gr.Tabs()``), its events wired; ``max_sources`` bounds the
-    number-of-sources setting; ``get_answerer``: LLM mode (``llm_model`` is shown)."""
-    handlers = ChatHandlers(get_assistant, assistant_for, get_answerer)
+    number-of-sources setting; ``get_answerer``: LLM mode (``llm_model`` is shown);
+    ``get_batcher``: extractive questions go through the micro-batcher."""
+    handlers = ChatHandlers(get_assistant, assistant_for, get_answerer, get_batcher)
     mode = MODE_LABELS["llm"] + f"（{llm_model}）" if get_answerer else MODE_LABELS["extractive"]
     with gr.Tab("问答") as tab:
         with gr.Row(equal_height=False, elem_id="qa-main"):
@@ -454,31 +471,48 @@ def build_chat_tab(
 
 
 def api_functions(
-    get_assistant: Callable[[], Assistant], get_answerer: Callable[[], Answerer] | None = None
+    get_assistant: Callable[[], Assistant],
+    get_answerer: Callable[[], Answerer] | None = None,
+    get_batcher: Callable[[], MicroBatcher] | None = None,
 ) -> tuple[Callable, Callable]:
-    """``(ask, ask_record)`` for ``gr.api``, over the shared assistant (or, in LLM mode,
-    ``get_answerer()``)."""
-    engine = get_answerer or get_assistant
+    """``(ask, ask_record)`` (async) for ``gr.api``, over the shared assistant (in LLM mode
+    ``get_answerer()``); with ``get_batcher`` extractive questions wait on the micro-batcher
+    without holding a thread, so concurrent callers share embedding batches."""
 
-    def ask(question: str, history: list[str] | None = None) -> str:
+    async def answer(question: str, history: list[str]) -> Answer:
+        if get_answerer is None and get_batcher is not None:
+            batcher = await asyncio.to_thread(get_batcher)  # may reload a changed index
+            future = asyncio.wrap_future(batcher.submit(question, history))
+            try:
+                return await asyncio.wait_for(future, batcher.max_wait_s)
+            except TimeoutError:
+                raise Busy(BUSY_MESSAGE) from None
+        engine = get_answerer or get_assistant
+        return await asyncio.to_thread(lambda: engine().ask(question, history))
+
+    async def ask(question: str, history: list[str] | None = None) -> str:
         """Answer one question from the knowledge base, as Markdown: the answer with [n]
         markers, then the numbered sources (title, section, page, file; the passage quoted
         with the used sentence in bold). ``history``: the conversation's earlier questions,
-        oldest first. Empty or over-long questions get a message instead."""
+        oldest first. Empty or over-long questions get a message instead, and so does a
+        question asked while too many others wait (try again)."""
         try:
             question = check_question(question)
-        except QuestionError as exc:
+            return answer_markdown(await answer(question, list(history or [])))
+        except (QuestionError, Busy) as exc:
             return str(exc)
-        return answer_markdown(engine().ask(question, list(history or [])))
 
-    def ask_record(question: str, history: list[str] | None = None) -> dict:
+    async def ask_record(question: str, history: list[str] | None = None) -> dict:
         """Answer one question; the answer record itself (``answer``, ``short_answer``,
         ``found``, ``confidence``, ``reason``, ``citations`` with page, location and
-        highlights). An empty or over-long question gives ``{"error": message}``."""
+        highlights). An empty or over-long question gives ``{"error": message}``, a busy
+        server ``{"error": message, "busy": true}``."""
         try:
             question = check_question(question)
+            return (await answer(question, list(history or []))).to_record()
         except QuestionError as exc:
             return {"error": str(exc)}
-        return engine().ask(question, list(history or [])).to_record()
+        except Busy as exc:
+            return {"error": str(exc), "busy": True}
 
     return ask, ask_record

@@ -3,11 +3,18 @@ and management (add/replace, remove, restore, audit log) for logged-in editors o
 
 Every management handler checks the editor session itself (``Access.editor``), so calling
 the events by ``fn_index`` over HTTP without a login changes nothing.
+
+Additions (an editor's and a visitor's session uploads alike) are embedded by the background
+``IndexWorker`` (``qa/worker.py``: one thread, lower priority), so questions keep being
+answered meanwhile. A handler waits up to ``WAIT_S`` for its jobs (small files are done by
+then); otherwise it returns their progress and a timer polls it until they are done.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +26,7 @@ from .errors import QAError
 from .overlay import Overlays
 from .readers import UnreadableDocument, read_document, summary, supported_suffixes
 from .render import describe_knowledge_base, escape, render_documents
+from .worker import IndexWorker, Job
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +34,9 @@ MAX_UPLOAD_MB = 5
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 MAX_UPLOAD_FILES = 10
 AUDIT_ROWS = 50  # latest audit-log entries shown to editors
+WAIT_S = 1.5  # a handler waits this long for its additions before showing progress
+POLL_S = 1.0  # how often the page asks for the progress of running additions
+SHARED, SESSION = "shared", "session"  # the two kinds of addition, each with its status line
 ACTIONS = {"add": "添加", "replace": "替换", "remove": "删除", "restore": "恢复"}
 
 
@@ -67,10 +78,27 @@ class KnowledgeBaseTab:
     """Handlers of the tab, given the shared assistant's getter, the access rules and the
     session overlays."""
 
-    def __init__(self, get_assistant: Callable[[], Assistant], access: Access, overlays: Overlays):
+    def __init__(
+        self,
+        get_assistant: Callable[[], Assistant],
+        access: Access,
+        overlays: Overlays,
+        get_worker: Callable[[], IndexWorker] | None = None,
+    ):
         self.get_assistant = get_assistant
         self.access = access
         self.overlays = overlays
+        self._own_worker: IndexWorker | None = None
+        self.get_worker = get_worker or self._worker
+        # session -> kind -> (lines decided at once, ids of the jobs still to describe)
+        self._pending: dict[str, dict[str, tuple[list[str], list[int]]]] = {}
+        self._lock = threading.Lock()
+
+    def _worker(self) -> IndexWorker:
+        with self._lock:
+            if self._own_worker is None:
+                self._own_worker = IndexWorker()
+            return self._own_worker
 
     def assistant_for(self, request: gr.Request | None) -> Assistant:
         """The assistant a session asks: the shared one plus the session's own documents."""
@@ -124,14 +152,14 @@ class KnowledgeBaseTab:
     def upload(self, files, replace: bool, request: gr.Request) -> tuple:
         """Add uploaded files to the shared knowledge base (editors only); a same-named
         document is replaced only when ``replace`` is ticked. Returns (status, upload box,
-        *view)."""
+        *view, timer)."""
         editor = self.access.editor(request)
         if not editor:
-            return (self.denied(), None, *self.view(request))
+            return (self.denied(), None, *self.view(request), gr.update())
         paths = _files(files)
         if not paths:
-            return ("请先选择要上传的文件。", None, *self.view(request))
-        lines, keep = [], False
+            return ("请先选择要上传的文件。", None, *self.view(request), gr.update())
+        lines, keep, jobs = [], False, []
         if len(paths) > MAX_UPLOAD_FILES:
             lines.append(f"一次最多上传 {MAX_UPLOAD_FILES} 个文件，其余未处理。")
             paths = paths[:MAX_UPLOAD_FILES]
@@ -143,22 +171,14 @@ class KnowledgeBaseTab:
             if problem is None and name in known and not replace:
                 problem = "同名文档已存在：勾选“替换同名文档”后再点“添加到知识库”即可替换"
                 keep = True
-            if problem is None:
-                try:
-                    doc = read_document(path, name)  # what was read (pages, OCR); OCR is cached
-                    added = assistant.add_files([path], [name], by=editor)
-                except (UnreadableDocument, QAError) as exc:
-                    problem = f"无法添加：{exc}"
-                except (OSError, ValueError) as exc:
-                    problem = f"无法读取：{exc}"
             if problem:
                 lines.append(f"❌ {escape(name)}：{escape(problem)}")
-            else:
-                verb = "已替换" if name in known else "已添加"
-                read = summary(doc.pages, doc.ocr_pages, added)
-                lines.append(f"✅ {escape(name)}：{verb}，{read}")
+                continue
+            verb = "已替换" if name in known else "已添加"
+            add = _shared_addition(assistant, editor, verb)
+            jobs.append(self.get_worker().submit([path], [name], add=add).id)
         box = gr.update() if keep else None
-        return ("\n\n".join(lines), box, *self.view(request))
+        return self._started(request, SHARED, lines, jobs, box)
 
     def remove(self, source: str | None, request: gr.Request) -> tuple:
         """Remove one document from the shared knowledge base (editors only)."""
@@ -200,27 +220,97 @@ class KnowledgeBaseTab:
 
     def session_upload(self, files, request: gr.Request) -> tuple:
         """Add files to this session's private documents only. Returns (status, upload
-        box, *view)."""
+        box, *view, timer)."""
         session = _session(request)
-        lines = []
+        lines, jobs = [], []
+        shared = self.get_assistant()
         for path in _files(files)[:MAX_UPLOAD_FILES]:
             problem = check_upload(path, self.overlays.max_bytes)
-            if problem is None:
-                try:
-                    added = self.overlays.add(session, self.get_assistant(), path, path.name)
-                except (UnreadableDocument, QAError) as exc:
-                    problem = str(exc)
-                except (OSError, ValueError) as exc:
-                    problem = f"无法读取：{exc}"
             if problem:
                 lines.append(f"❌ {escape(path.name)}：{escape(problem)}")
-            else:
-                lines.append(f"✅ {escape(path.name)}：{added} 个段落，仅本会话可用")
-        status = "\n\n".join(lines) or "请先选择要上传的文件。"
-        return (status, None, *self.view(request))
+                continue
+            add = _session_addition(self.overlays, session, shared)
+            jobs.append(self.get_worker().submit([path], [path.name], add=add).id)
+        if not lines and not jobs:
+            lines.append("请先选择要上传的文件。")
+        return self._started(request, SESSION, lines, jobs, None)
+
+    # --- additions in the background ---------------------------------------------------
+
+    def _started(self, request, kind: str, lines: list[str], jobs: list[int], box) -> tuple:
+        """Wait up to ``WAIT_S`` for ``jobs``; (status, box, *view, timer)."""
+        session = _session(request)
+        with self._lock:
+            self._pending.setdefault(session, {})[kind] = (lines, jobs)
+        worker, end = self.get_worker(), time.monotonic() + WAIT_S
+        for job_id in jobs:
+            worker.wait(job_id, timeout=max(0.0, end - time.monotonic()))
+        status, running = self._status(session, kind)
+        running = running or self._status(session, SESSION if kind == SHARED else SHARED)[1]
+        return (status, box, *self.view(request), gr.Timer(active=running))
+
+    def _status(self, session: str, kind: str) -> tuple[str, bool]:
+        """(status lines of ``session``'s additions of ``kind``, whether any is running)."""
+        with self._lock:
+            lines, jobs = self._pending.get(session, {}).get(kind, ([], []))
+        worker = self.get_worker()
+        found = [job for job in (worker.job(j) for j in jobs) if job is not None]
+        described = [_describe(job, kind) for job in found]
+        return "\n\n".join(lines + described), any(not j.finished for j in found)
+
+    def progress(self, request: gr.Request) -> tuple:
+        """The timer's tick: (session status, editor status, *view, timer); the view is
+        refreshed, and the timer stopped, once every addition of the session is done."""
+        session = _session(request)
+        mine, mine_running = self._status(session, SESSION)
+        shared, shared_running = self._status(session, SHARED)
+        running = mine_running or shared_running
+        view = [gr.update()] * VIEW_SIZE if running else list(self.view(request))
+        return (mine or gr.update(), shared or gr.update(), *view, gr.Timer(active=running))
 
     def end_session(self, request: gr.Request) -> None:
         self.overlays.drop(_session(request))
+        with self._lock:
+            self._pending.pop(_session(request), None)
+
+
+VIEW_SIZE = 8  # components view() updates
+
+
+def _describe(job: Job, kind: str) -> str:
+    line = escape(job.describe())
+    return line + "，仅本会话可用" if kind == SESSION and job.state == "done" else line
+
+
+def _shared_addition(assistant: Assistant, editor: str, verb: str):
+    """The worker's job for an editor's upload: add to the shared base, say what was read."""
+
+    def add(paths: list[Path], names: list[str], progress) -> tuple[int, str]:
+        try:
+            doc = read_document(paths[0], names[0])  # pages and OCR, for the summary
+            added = assistant.add_files(paths, names, progress, by=editor)
+        except UnreadableDocument as exc:
+            raise QAError(f"无法添加：{exc}") from exc
+        except ValueError as exc:
+            raise QAError(f"无法读取：{exc}") from exc
+        return added, f"{verb}，{summary(doc.pages, doc.ocr_pages, added)}"
+
+    return add
+
+
+def _session_addition(overlays: Overlays, session: str, shared: Assistant):
+    """The worker's job for a visitor's upload: into their session's overlay only."""
+
+    def add(paths: list[Path], names: list[str], progress) -> tuple[int, str]:
+        try:
+            added = overlays.add(session, shared, paths[0], names[0], progress)
+        except ValueError as exc:
+            if isinstance(exc, QAError):
+                raise
+            raise QAError(f"无法读取：{exc}") from exc
+        return added, f"{added} 个段落"
+
+    return add
 
 
 def _session(request: gr.Request | None) -> str:
@@ -274,11 +364,14 @@ def build_kb_tab(tab: KnowledgeBaseTab, demo: gr.Blocks, kb_info: gr.Markdown) -
         editor_box,
         mine_md,
     ]
+    timer = gr.Timer(POLL_S, active=False)
     changes = dict(concurrency_limit=1, concurrency_id="knowledge_base", **private)
-    add.click(tab.upload, [files, replace], [status, files, *view], **changes)
+    add.click(tab.upload, [files, replace], [status, files, *view, timer], **changes)
     delete.click(tab.remove, remove_choice, [status, *view], **changes)
     restore.click(tab.restore, restore_choice, [status, *view], **changes)
     embeds = dict(concurrency_limit=1, concurrency_id="session_uploads", **private)
-    mine_add.click(tab.session_upload, mine, [mine_status, mine, *view], **embeds)
+    mine_add.click(tab.session_upload, mine, [mine_status, mine, *view, timer], **embeds)
+    ticks = [mine_status, status, *view, timer]
+    timer.tick(tab.progress, None, ticks, show_progress="hidden", **private)
     demo.load(tab.view, None, view, **private)
     demo.unload(tab.end_session)

@@ -3,7 +3,11 @@
 A sentence that states something (a *claim*) is shown only if
 
 1. it carries at least one ``[n]`` that names a passage we sent (others are dropped);
-2. every number with its unit, year and named entity in it occurs in the cited passage(s);
+2. every number with its unit, year and named entity in it occurs in the cited passage(s),
+   *bound* to the claim: where it occurs, the claim's other content words are found too — in
+   its stretch of the passage sentence (up to the neighbouring values of the same kind: in
+   "冠军企业3家，隐形冠军企业10家" the 10家 belongs to 隐形冠军企业) or, when that sentence
+   has no value before it, the adjacent sentence before (a subject stated once);
 3. its support score — ``lexical_weight`` · character-bigram overlap with the cited passages +
    the rest · embedding similarity to them — reaches ``threshold`` (calibrated by
    ``benchmarks/support_calibration.py`` on generated sentence/passage pairs).
@@ -35,6 +39,12 @@ _CN_NUMBER = re.compile(
     rf"(?<![{_CN_NUMERAL}])[{_CN_NUMERAL}]{{1,8}}[个家项件名位倍届次年月岁条座所批]"
 )
 _TITLE = re.compile(r"《[^》]{1,40}》")
+_SENTENCE_END = re.compile(r"[。！？!?；;|]")  # in normalised text ("|": a line break)
+_CLAUSE_END = re.compile(r"[，,；;：:。！？!?]")
+_TERM_CHARS = re.compile(r"[A-Za-z\u3400-\u9fff]+")
+BIND_SHARE = 0.5  # share of the claim's term bigrams a fact's passage stretch must hold
+_FUNCTION_CHARS = set("的了是为在有和与及共其这那之也都就被把将从对于等")  # glue, not terms
+MIN_CLAUSE_TERMS = 2  # a claim clause with fewer term bigrams is judged by the whole claim
 _LATIN = re.compile(r"(?<![A-Za-z])[A-Za-z][A-Za-z0-9&\-]+")
 _REFUSAL = re.compile(
     r"(资料|文档|段落|材料|文中|原文|所给|提供的)[^。！？]{0,10}"
@@ -184,9 +194,97 @@ def fact_present(fact: str, haystack: str) -> bool:
 def missing_facts(
     sentence: str, passages: Sequence[str], entities: Callable[[str], Sequence[str]]
 ) -> list[str]:
-    """The facts of ``sentence`` that none of ``passages`` contains."""
-    haystack = "|".join(normalize(p) for p in passages)
-    return [f for f in facts(sentence, entities) if not fact_present(f, haystack)]
+    """The facts of ``sentence`` that no passage of ``passages`` contains bound to the
+    claim (see the module docstring, step 2)."""
+    found = facts(sentence, entities)
+    texts = [normalize(p) for p in passages]
+    claim = normalize(strip_markers(sentence))
+    return [f for f in found if not any(_bound(f, found, claim, t) for t in texts)]
+
+
+def _occurrences(fact: str, text: str) -> list[tuple[int, int]]:
+    fact = normalize(fact)
+    head = r"(?<![\d.])" if fact[:1].isdigit() else ""
+    tail = r"(?![\d]|\.\d)" if fact[-1:].isdigit() else ""
+    return [m.span() for m in re.finditer(head + re.escape(fact) + tail, text)]
+
+
+def _kind(fact: str) -> str:
+    """What a value counts: its unit's last character ("亿元" → "元"); "" for a bare
+    number, "name" for a named entity."""
+    if not re.search(r"\d|[" + _CN_NUMERAL + "]", fact) or _TITLE.fullmatch(fact):
+        return "name"
+    unit = re.sub(r"[\d.,\s" + _CN_NUMERAL + "]", "", fact)
+    return unit[-1:] if unit else ""
+
+
+def _values(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of every number and Chinese-numeral count in normalised ``text``."""
+    spans = [m.span() for m in _NUMBER.finditer(text)]
+    spans += [m.span() for m in _CN_NUMBER.finditer(text) if m.group()[:-1] != "一"]
+    return [(a, b, _kind(text[a:b])) for a, b in sorted(spans)]
+
+
+def _terms(text: str, facts_: Sequence[str]) -> set[str]:
+    """Character bigrams of ``text``'s words once its facts and digits are taken out."""
+    for fact in sorted(facts_, key=len, reverse=True):
+        text = text.replace(normalize(fact), "|")
+    grams: set[str] = set()
+    for run in _TERM_CHARS.findall(text):
+        grams.update(run[i : i + 2] for i in range(len(run) - 1))
+    return {g for g in grams if not _FUNCTION_CHARS.intersection(g)}
+
+
+def _clause(fact: str, claim: str) -> tuple[int, int]:
+    """The span of the claim's clause holding ``fact`` (the whole claim if not found)."""
+    spans = _occurrences(fact, claim)
+    if not spans:
+        return 0, len(claim)
+    a, b = spans[0]
+    start = max((m.end() for m in _CLAUSE_END.finditer(claim, 0, a)), default=0)
+    end = next((m.start() for m in _CLAUSE_END.finditer(claim, b)), len(claim))
+    return start, end
+
+
+def _claim_terms(fact: str, facts_: Sequence[str], claim: str) -> set[str]:
+    """The words ``fact`` is about: those of its clause of the claim, or of the whole claim
+    when the clause says too little ("2003年为1002.8亿元")."""
+    start, end = _clause(fact, claim)
+    local = _terms(claim[start:end], facts_)
+    return local if len(local) >= MIN_CLAUSE_TERMS else _terms(claim, facts_)
+
+
+def _bound(fact: str, facts_: Sequence[str], claim: str, text: str) -> bool:
+    """Does normalised passage ``text`` hold ``fact`` with the claim's words around it, and
+    with the other facts of its claim clause (a year and its value stay together)?"""
+    spans = _occurrences(fact, text)
+    if not spans:
+        return False
+    wanted = _claim_terms(fact, facts_, claim)
+    clause = _clause(fact, claim)
+    together = [f for f in facts_ if f != fact and clause[0] <= _clause(f, claim)[0] < clause[1]]
+    kind = _kind(fact)
+    mine = {normalize(f) for f in facts_}
+    values = [(a, b, k) for a, b, k in _values(text) if text[a:b] not in mine]
+    for a, b in spans:
+        start = _sentence_start(text, a)
+        if start > 0 and not any(start <= v[0] < a for v in values):
+            before = _sentence_start(text, start - 1)  # the sentence before names the subject
+            start = max([before] + [v[1] for v in values if before <= v[1] <= start])
+        end = next((m.start() for m in _SENTENCE_END.finditer(text, b)), len(text))
+        same = [v for v in values if v[2] == kind]
+        start = max([start] + [v[1] for v in same if v[1] <= a])
+        end = min([end] + [v[0] for v in same if v[0] >= b])
+        stretch = text[start:end]
+        if len(wanted & _terms(stretch, facts_)) < BIND_SHARE * len(wanted):
+            continue
+        if all(_occurrences(f, stretch) for f in together):
+            return True
+    return False
+
+
+def _sentence_start(text: str, pos: int) -> int:
+    return max((m.end() for m in _SENTENCE_END.finditer(text, 0, pos)), default=0)
 
 
 # --- support ------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ at lower priority and, where the encoder allows, on one core, so answers keep th
 ``IndexWorker(add)`` takes ``add(paths, names, progress) -> passages added`` (the Assistant's
 ``add_files``); ``submit`` copies the files aside (an upload cache may be cleaned meanwhile)
 and returns a ``Job`` record the page can show: queued, running k/n, done, or failed with a
-message.
+message. ``submit(..., add=f)`` runs that job with ``f`` instead (an editor's addition with
+their name, a session's private upload): the app has one worker for every kind of addition.
+``add`` may return ``(passages, summary)``, the summary being shown when the job is done.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ WORKER_NICE = 10  # added to the worker thread's nice value (Linux: per thread)
 WORKER_THREADS = 1  # OpenMP threads the worker's embedding may use
 KEEP_JOBS = 100  # finished job records kept for the page
 
-AddFiles = Callable[[list[Path], list[str], Callable[[int, int], None]], int]
+AddFiles = Callable[[list[Path], list[str], Callable[[int, int], None]], int | tuple[int, str]]
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Job:
     total: int = 0  # passages to embed (known once running)
     added: int = 0  # passages in the index after it, when done
     message: str = ""  # why it failed
+    summary: str = ""  # what was added, in words (when ``add`` gave one)
     estimate_s: float = 0.0  # expected embedding time, from the file sizes
     started: float = 0.0
 
@@ -65,7 +68,7 @@ class Job:
             eta = f"，还需{describe_seconds(left)}" if left is not None else ""
             return f"⏳ {what}：正在建立索引 {self.done}/{self.total} 个段落{eta}"
         if self.state == "done":
-            return f"✅ {what}：已添加，{self.added} 个段落"
+            return f"✅ {what}：{self.summary or f'已添加，{self.added} 个段落'}"
         return f"❌ {what}：{self.message}"
 
     def _seconds_left(self) -> float | None:
@@ -73,6 +76,12 @@ class Job:
             return None
         elapsed = time.monotonic() - self.started
         return elapsed / self.done * (self.total - self.done)
+
+
+def _remove(folders: set[Path]) -> None:
+    for folder in list(folders):
+        shutil.rmtree(folder, ignore_errors=True)
+        folders.discard(folder)
 
 
 def limit_this_thread(nice: int = WORKER_NICE, threads: int | None = WORKER_THREADS) -> None:
@@ -110,7 +119,7 @@ class IndexWorker:
 
     def __init__(
         self,
-        add: AddFiles,
+        add: AddFiles | None = None,
         model: str = "",
         nice: int = WORKER_NICE,
         threads: int | None = WORKER_THREADS,
@@ -118,19 +127,32 @@ class IndexWorker:
         self._add, self._model, self._nice, self._threads = add, model, nice, threads
         self._jobs: dict[int, Job] = {}
         self._lock = threading.Lock()
-        self._queue: queue.Queue[tuple[int, Path, list[str]] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[int, Path, list[str], AddFiles | None] | None]
+        self._queue = queue.Queue()
         self._ids = itertools.count(1)
-        self._root = Path(tempfile.mkdtemp(prefix="qa-worker-"))  # copies of queued files
-        weakref.finalize(self, shutil.rmtree, self._root, True)  # at exit at the latest
+        # copies of the files of jobs not finished yet, one folder a job: an idle worker
+        # leaves nothing behind, even when the process is killed
+        self._folders: set[Path] = set()
+        weakref.finalize(self, _remove, self._folders)  # at exit at the latest
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="index-worker", daemon=True)
         self._thread.start()
 
-    def submit(self, paths: Sequence[str | Path], names: Sequence[str] | None = None) -> Job:
-        """Queue an addition of ``paths`` (stored under ``names``); returns its record."""
+    def submit(
+        self,
+        paths: Sequence[str | Path],
+        names: Sequence[str] | None = None,
+        add: AddFiles | None = None,
+    ) -> Job:
+        """Queue an addition of ``paths`` (stored under ``names``, done by ``add`` or the
+        worker's own); returns its record."""
+        if add is None and self._add is None:
+            raise ValueError("this worker has no default add function: pass add=")
         files = [Path(p) for p in paths]
         stored = list(names) if names else [p.name for p in files]
-        folder = Path(tempfile.mkdtemp(prefix="job-", dir=self._root))
+        folder = Path(tempfile.mkdtemp(prefix="qa-worker-job-"))
+        with self._lock:
+            self._folders.add(folder)
         for i, path in enumerate(files):
             shutil.copyfile(path, folder / f"{i}{path.suffix.lower()}")
         size = sum(p.stat().st_size for p in files)
@@ -138,7 +160,7 @@ class IndexWorker:
         estimate = indexing_seconds(size, self._model, cores)
         job = Job(next(self._ids), tuple(stored), estimate_s=estimate)
         self._update(job)
-        self._queue.put((job.id, folder, stored))
+        self._queue.put((job.id, folder, stored, add))
         return job
 
     def job(self, job_id: int) -> Job | None:
@@ -165,7 +187,7 @@ class IndexWorker:
         self._stopping.set()
         self._queue.put(None)
         self._thread.join(timeout)
-        shutil.rmtree(self._root, ignore_errors=True)
+        _remove(self._folders)
 
     def _update(self, job: Job) -> None:
         with self._lock:
@@ -177,13 +199,14 @@ class IndexWorker:
     def _run(self) -> None:
         limit_this_thread(self._nice, self._threads)
         while (item := self._queue.get()) is not None and not self._stopping.is_set():
-            job_id, folder, names = item
+            job_id, folder, names, add = item
             try:
-                self._do(job_id, folder, names)
+                self._do(job_id, folder, names, add or self._add)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
+                self._folders.discard(folder)
 
-    def _do(self, job_id: int, folder: Path, names: list[str]) -> None:
+    def _do(self, job_id: int, folder: Path, names: list[str], add: AddFiles | None) -> None:
         job = self.job(job_id)
         if job is None:
             return
@@ -197,7 +220,8 @@ class IndexWorker:
 
         paths = sorted(folder.iterdir(), key=lambda p: int(p.stem))
         try:
-            added = self._add(paths, names, progress)
+            assert add is not None  # submit checked
+            result = add(paths, names, progress)
         except (QAError, _Stopped) as exc:
             self._update(replace(self.job(job_id) or job, state="failed", message=str(exc)))
         except OSError as exc:
@@ -208,4 +232,6 @@ class IndexWorker:
             message = f"添加失败：{type(exc).__name__}: {exc}"
             self._update(replace(self.job(job_id) or job, state="failed", message=message))
         else:
-            self._update(replace(self.job(job_id) or job, state="done", added=added))
+            added, summary = result if isinstance(result, tuple) else (result, "")
+            done = replace(self.job(job_id) or job, state="done", added=added, summary=summary)
+            self._update(done)

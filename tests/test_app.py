@@ -1,5 +1,6 @@
 """The Gradio app's handlers, called directly with a fake encoder and a tiny corpus."""
 
+import asyncio
 import threading
 import time
 from types import SimpleNamespace
@@ -10,6 +11,7 @@ import pytest
 import app
 from embeddings import FakeEncoder
 from qa import Assistant, open_index
+from qa.serving import services
 from qa.text import Tokenizer
 
 REPORT = """# 慈溪工业报告
@@ -63,9 +65,10 @@ def upload_file(tmp_path, name, data: bytes | str):
 
 
 def test_ask_api_is_wired_to_the_shared_assistant(app_assistant):
-    out = app.ask("慈溪有几家国家级单项冠军企业？")
+    out = asyncio.run(app.ask("慈溪有几家国家级单项冠军企业？"))
     assert "3家" in out and "[1]" in out and "report.md" in out
-    assert app.ask_record(UNANSWERABLE)["found"] is False
+    assert asyncio.run(app.ask_record(UNANSWERABLE))["found"] is False
+    assert services(app_assistant).batcher.batches == 2  # both went through the batcher
 
 
 def test_demo_exposes_only_the_named_ask_endpoints():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 import app
 from embeddings import FakeEncoder
 from qa import Assistant, open_index
-from qa.serving import UploadQuota, services
+from qa.serving import UploadLimit, UploadQuota, services
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = "# 海洋经济\n\n慈溪跨海大桥全长三十六公里，于2008年通车。\n"
@@ -61,3 +62,66 @@ def test_missing_corpus_folder_is_a_clear_start_up_message(tmp_path):
     assert run.returncode != 0
     assert "找不到文档文件夹" in run.stderr and "QA_CORPUS_DIR" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def _tiny_app(quota, exempt=None):
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def upload(request):
+        await request.body()
+        return PlainTextResponse("ok")
+
+    inner = Starlette(routes=[Route("/gradio_api/upload", upload, methods=["POST"])])
+    return UploadLimit(inner, quota, exempt)
+
+
+def test_upload_route_is_capped_per_visitor_and_editors_are_exempt():
+    from starlette.testclient import TestClient
+
+    quota = UploadQuota(max_files=3, max_bytes=2500)
+    client = TestClient(_tiny_app(quota, exempt=lambda r: r.cookies.get("editor") == "yes"))
+    post = lambda who="", **kw: client.post(  # noqa: E731
+        "/gradio_api/upload", content=b"x" * 1000, headers={"x-forwarded-for": who}, **kw
+    )
+    assert post().status_code == 200 and post().status_code == 200
+    refused = post()
+    assert refused.status_code == 413 and "上限" in refused.json()["error"]
+    assert post("10.0.0.9").status_code == 200, "another visitor has their own allowance"
+    assert post("1.2.3.4, 10.0.0.9").status_code == 200, "a forged first hop changes nothing"
+    assert post("1.2.3.4, 10.0.0.9").status_code == 413
+    client.cookies.set("editor", "yes")
+    assert all(post().status_code == 200 for _ in range(5))
+
+
+def test_upload_without_length_is_refused_and_the_window_frees_the_allowance(monkeypatch):
+    from starlette.testclient import TestClient
+
+    quota = UploadQuota(max_files=1, window_s=60)
+    client = TestClient(_tiny_app(quota))
+    chunked = client.post("/gradio_api/upload", content=iter([b"x" * 10]))
+    assert chunked.status_code == 411
+    assert client.post("/gradio_api/upload", content=b"x").status_code == 200
+    assert client.post("/gradio_api/upload", content=b"x").status_code == 413
+    later = time.monotonic() + 61
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert client.post("/gradio_api/upload", content=b"x").status_code == 200
+
+
+def test_the_real_upload_route_refuses_the_third_9_mb_post(tmp_path, monkeypatch):
+    from starlette.testclient import TestClient
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    with TestClient(app.build_app()) as client:
+        sizes, kept = [], []
+        for i in range(3):
+            files = {"files": (f"f{i}.txt", b"x" * 9_000_000, "text/plain")}
+            response = client.post("/gradio_api/upload", files=files)
+            sizes.append(response.status_code)
+            if response.status_code == 200:
+                kept += [Path(p) for p in response.json()]
+        assert sizes[:2] == [200, 200] and sizes[2] == 413
+        assert "上限" in response.json()["error"]
+        assert len(kept) == 2 and all(p.exists() for p in kept)
+    assert not any(p.exists() for p in kept), "the upload cache is emptied when the server stops"

@@ -438,3 +438,43 @@ def test_conversation_upload_and_hostile_text(open_page, app_tmp, tmp_path):
     ask(page, "慈溪跨海大桥全长多少公里？")
     expect(chat.locator(".qa-reply").last).to_contain_text("三十六公里")
     page.screenshot(path=tmp_path / "after-upload.png", full_page=True)
+
+
+def _long_document(path: Path, lines: int) -> Path:
+    """Distinct sentences enough for the background worker to take a while."""
+    body = "".join(
+        f"第{i}条：慈溪滩涂第{i % 37}号区块在{2000 + i % 20}年围垦{i * 3 % 900}亩，"
+        f"种植芦苇{i % 11}年后改为鱼塘，养殖户{i % 40 + 2}户。\n"
+        for i in range(lines)
+    )
+    path.write_text("# 慈溪滩涂围垦台账\n\n" + body, encoding="utf-8")
+    return path
+
+
+@pytest.mark.browser
+def test_session_upload_shows_progress_while_questions_are_answered(open_page, tmp_path):
+    from playwright.sync_api import expect
+
+    page = open_page(1280, 1000)
+    page.get_by_role("tab", name="知识库", exact=True).click()
+    doc = _long_document(tmp_path / "tidal.md", 400)  # about 40 KB, 80 passages
+    page.locator("#kb-session-upload input[type=file]").set_input_files(doc)
+    expect(page.locator("#kb-session-upload")).to_contain_text("tidal")
+    page.locator("#kb-session-add").click()
+    page.wait_for_function(
+        "() => /tidal.md：正在建立索引 [0-9]+\\/[0-9]+ 个段落/.test(document.body.innerText)"
+    )
+    page.screenshot(path=tmp_path / "session-upload-progress.png", full_page=True)
+    page.get_by_role("tab", name="问答", exact=True).click()
+    start = time.monotonic()
+    ask(page, "慈溪有几家国家级单项冠军企业？")  # answered while the worker embeds
+    asked = time.monotonic() - start
+    expect(page.locator("#qa-chat .qa-reply").last).to_contain_text("3家")
+    page.get_by_role("tab", name="知识库", exact=True).click()
+    page.wait_for_function(
+        "() => document.body.innerText.includes('tidal.md：') && "
+        "document.body.innerText.includes('仅本会话可用')",
+        timeout=300_000,
+    )
+    page.screenshot(path=tmp_path / "session-upload-done.png", full_page=True)
+    assert asked < 30, f"a question took {asked:.1f}s during the upload"

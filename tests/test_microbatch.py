@@ -79,3 +79,42 @@ def test_an_answer_that_takes_too_long_is_busy():
     with pytest.raises(Busy):
         batcher.ask("slow")
     batcher.close()
+
+
+def test_questions_are_grouped_by_engine_and_filter():
+    calls = []
+
+    def engine(name):
+        def ask_many(questions, histories, sources=None):
+            calls.append((name, tuple(questions), sources))
+            time.sleep(0.02)
+            return [f"{name}:{q}:{sorted(sources or [])}" for q in questions]
+
+        return ask_many
+
+    shared, session = engine("shared"), engine("session")
+    batcher = MicroBatcher(shared, window_s=0.05)
+    asks = [
+        ("a", None, None),
+        ("b", ["x.md"], None),
+        ("c", None, session),
+        ("d", None, None),
+        ("e", ["x.md"], None),
+    ]
+    with ThreadPoolExecutor(5) as pool:
+        futures = [pool.submit(batcher.ask, q, (), s, e) for q, s, e in asks]
+        answers = [f.result() for f in futures]
+    batcher.close()
+    assert answers == [
+        "shared:a:[]",
+        "shared:b:['x.md']",
+        "session:c:[]",
+        "shared:d:[]",
+        "shared:e:['x.md']",
+    ]
+    assert len(calls) == 3 and batcher.batches == 3
+    assert {(name, s and tuple(s)) for name, _, s in calls} == {
+        ("shared", None),
+        ("shared", ("x.md",)),
+        ("session", None),
+    }

@@ -3,6 +3,7 @@ tiny corpus (the page itself is driven in test_browser.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from types import SimpleNamespace
@@ -13,6 +14,7 @@ import pytest
 from embeddings import FakeEncoder
 from qa import NOT_FOUND, Assistant, open_index
 from qa.feedback import feedback_path, read_feedback
+from qa.microbatch import BUSY_MESSAGE, MicroBatcher
 from qa.render import POSSIBLY_RELATED, SOURCES, ref
 from qa.text import Tokenizer
 from qa.ui_chat import (
@@ -203,8 +205,15 @@ def test_filter_choices_are_the_documents(handlers):
     assert "**3** 篇文档" in description
 
 
-def test_ask_api_returns_markdown_with_sources(engine):
-    ask, ask_record = api_functions(lambda: engine)
+def sync(fn):
+    """An async API function, called as a client would see it."""
+    return lambda *args: asyncio.run(fn(*args))
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_ask_api_returns_markdown_with_sources(engine, batched):
+    batcher = MicroBatcher(engine.ask_many) if batched else None
+    ask, _ = map(sync, api_functions(lambda: engine, None, (lambda: batcher) if batched else None))
     out = ask(CHAMPIONS)
     assert "3家" in out and "[1]" in out and "report.md" in out and "**来源**" in out
     assert not HTML.search(out)  # Markdown, no HTML: document text's "<" is escaped
@@ -212,16 +221,40 @@ def test_ask_api_returns_markdown_with_sources(engine):
     assert ask("  ") == "问题为空：请输入一个问题。"
     assert "问题太长" in ask("慈" * 501)
     assert "1002.8亿元" in ask("那2003年呢？", ["2017年慈溪全市工业总产值是多少？"])
+    if batcher:
+        assert batcher.batches == 3  # the bad questions never reached it
+        batcher.close()
 
 
 def test_ask_record_api_returns_the_answer_record(engine):
-    _, ask_record = api_functions(lambda: engine)
+    _, ask_record = map(sync, api_functions(lambda: engine))
     record = ask_record(CHAMPIONS)
     assert record["found"] is True and "3家" in record["answer"]
     assert {"short_answer", "confidence", "reason", "citations"} <= set(record)
     assert {"page", "location", "highlights"} <= set(record["citations"][0])
     json.dumps(record, ensure_ascii=False)
     assert ask_record("")["error"] == "问题为空：请输入一个问题。"
+
+
+def test_a_full_batcher_is_a_busy_message_not_an_error(engine):
+    batcher = MicroBatcher(engine.ask_many, max_waiting=0)
+    ask, ask_record = map(sync, api_functions(lambda: engine, None, lambda: batcher))
+    assert ask(CHAMPIONS) == BUSY_MESSAGE
+    assert ask_record(CHAMPIONS) == {"error": BUSY_MESSAGE, "busy": True}
+    handlers = ChatHandlers(lambda: engine, get_batcher=lambda: batcher)
+    *_, (chat, box, answers, _) = handlers.respond(CHAMPIONS, [], [])
+    assert chat[-1]["content"] == BUSY_MESSAGE and box == CHAMPIONS and answers == []
+    batcher.close()
+
+
+def test_chat_questions_go_through_the_batcher_with_their_filter(engine):
+    batcher = MicroBatcher(engine.ask_many)
+    handlers = ChatHandlers(lambda: engine, get_batcher=lambda: batcher)
+    *_, (_, _, answers, _) = handlers.respond(CHAMPIONS, [], [], 3, ["report.md"])
+    assert "3家" in answers[0].answer and batcher.batches == 1
+    *_, (_, _, answers, _) = handlers.respond(CHAMPIONS, [], [], 3, ["farm.txt"])
+    assert not answers[-1].found, "the filter travelled with the question"
+    batcher.close()
 
 
 def test_tab_builds_with_chinese_labels_and_no_length_cut(engine):

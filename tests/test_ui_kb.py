@@ -257,3 +257,47 @@ def test_read_only_mode_refuses_every_change(assistant, tmp_path):
     assert "只读" in tab.remove("report.md", anyone)[0]
     assert "只读" in tab.view(anyone)[0] and tab.view(anyone)[EDITOR]["visible"] is False
     assert sources(assistant) == ["evil.md", "farm.txt", "report.md"]
+
+
+# --- additions run in the background worker -----------------------------------------------
+
+
+def test_additions_show_progress_until_done(tab, assistant, editor, tmp_path, monkeypatch):
+    import threading
+    import time
+
+    import qa.ui_kb as ui
+
+    monkeypatch.setattr(ui, "WAIT_S", 0.0)
+    release = threading.Event()
+    blocker = tab.get_worker().submit(  # an earlier, long addition keeps the worker busy
+        [upload_file(tmp_path, "long.md", NEW_DOC)], add=lambda *_: release.wait(10) and 0
+    )
+    alice = request("alice-session")
+    status, _, *view, timer = tab.session_upload([upload_file(tmp_path, "a.md", NEW_DOC)], alice)
+    assert status.startswith("⏳ a.md：排队等待") and timer.active is True
+    assert "a.md" not in view[MINE]
+    status, _, *view, timer = tab.upload([upload_file(tmp_path, "b.md", NEW_DOC)], False, editor)
+    assert status.startswith("⏳ b.md") and timer.active is True
+    mine, shared, *view, timer = tab.progress(alice)
+    assert (
+        mine.startswith("⏳ a.md")
+        and timer.active is True
+        and view[TABLE] == {"__type__": "update"}
+    )
+    release.set()
+    tab.get_worker().wait(blocker.id, 10)
+
+    def settled(who):
+        for _ in range(200):
+            mine, shared, *view, timer = tab.progress(who)
+            if not timer.active:
+                return mine, shared, view
+            time.sleep(0.05)
+        raise AssertionError("the additions did not finish")
+
+    mine, _, view = settled(alice)
+    assert mine == "✅ a.md：1 个段落，仅本会话可用" and "a.md" in view[MINE]
+    _, shared, view = settled(editor)
+    assert shared.startswith("✅ b.md：已添加") and "b.md" in view[TABLE]
+    assert tab.assistant_for(alice).ask(BRIDGE_Q).found

@@ -137,3 +137,49 @@ def test_context_budget_cuts_passages():
     long = [Citation(n, "a.md", "t", "", "字" * 5000, 1.0) for n in (1, 2, 3)]
     _, user = build_messages("问？", long, budget_chars=3000)
     assert 2900 < user["content"].count("字") <= 3000
+
+
+# --- a fact must be bound to what the claim says about it ----------------------------------
+
+FIRMS = {
+    1: "慈溪工业报告\n企业梯队\n目前慈溪共有国家级单项冠军企业3家，省级隐形冠军企业10家。"
+    "全市新建农村文化礼堂12个。",
+    2: "慈溪工业报告\n企业梯队\n慈溪共有国家级单项冠军企业3家。全市新增上市企业10家。",
+    3: "慈溪大力培育单项冠军企业。截至目前，国家级的共有3家。",
+    4: "慈溪工业报告\n2017年全市工业总产值达到4219.2亿元。2003年全市工业总产值为1002.8亿元。",
+}
+
+
+def firms(sentence: str, similarity=lambda s, ns: 0.95):
+    return check_sentence(sentence, FIRMS, similarity)
+
+
+@pytest.mark.parametrize(
+    "sentence, unbound",
+    [
+        ("慈溪有10家国家级单项冠军企业[1]。", "10家"),  # 10家 are the 隐形冠军, same sentence
+        ("慈溪共有国家级单项冠军企业10家[2]。", "10家"),  # 10家 are listed firms, next sentence
+        ("慈溪有12个国家级单项冠军企业[1]。", "12个"),  # another kind, another sentence
+        ("2003年全市工业总产值为4219.2亿元[4]。", "4219.2亿元"),  # the 2017 figure
+    ],
+)
+def test_a_number_found_elsewhere_in_the_passage_fails(sentence, unbound):
+    assert fact_present(unbound, normalize(FIRMS[int(sentence[-3])]))  # it is in the passage
+    result = firms(sentence)
+    assert not result.supported and result.reason == "missing" and unbound in result.missing
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "慈溪的国家级单项冠军企业有3家[1]。",  # paraphrase, the bound number
+        "省级隐形冠军企业在慈溪有10家[1]。",
+        "全市新增的上市企业共10家[2]。",
+        "慈溪国家级单项冠军企业共有3家[3]。",  # the subject is in the sentence before
+        "2003年，慈溪全市工业总产值是1002.8亿元[4]。",
+        "全市工业总产值2017年为4219.2亿元，2003年为1002.8亿元[4]。",
+    ],
+)
+def test_a_paraphrase_with_the_bound_number_passes(sentence):
+    result = firms(sentence)
+    assert result.supported and result.missing == (), result

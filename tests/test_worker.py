@@ -177,9 +177,26 @@ def test_close_abandons_the_running_job_and_removes_its_files(setup):
     before = assistant.documents()
     job = worker.submit([_file(tmp_path, "long.txt", LONG)])
     assert encoder.embedding.wait(5)
-    root = worker._root
-    assert any(root.iterdir())
+    copies = set(worker._folders)
+    assert copies and all(any(f.iterdir()) for f in copies)
     worker.close(timeout=30)
     assert worker.job(job.id).state == "failed" and "停止" in worker.job(job.id).message
     assert assistant.documents() == before, "nothing of the abandoned job was swapped in"
-    assert not root.exists()
+    assert not any(f.exists() for f in copies)
+
+
+def test_a_job_may_bring_its_own_add_and_summary(tmp_path):
+    seen = []
+
+    def add(paths, names, progress):
+        progress(1, 2)
+        seen.append((paths[0].read_text(encoding="utf-8"), names))
+        return 2, "已替换，2 个段落"
+
+    worker = IndexWorker()  # no default: every job brings its own
+    with pytest.raises(ValueError):
+        worker.submit([_file(tmp_path, "a.txt", FARM)])
+    done = worker.wait(worker.submit([_file(tmp_path, "b.txt", FARM)], ["农业.txt"], add).id, 10)
+    worker.close()
+    assert done.state == "done" and done.added == 2 and done.describe().endswith("已替换，2 个段落")
+    assert seen == [(FARM, ["农业.txt"])]
