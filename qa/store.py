@@ -1,174 +1,29 @@
-"""The knowledge base on disk: a plain folder with a faiss file, chunks and a manifest.
+"""Kept for the modules that import from here: the stores live in ``qa.stores``."""
 
-    index/
-      manifest.json   model, dimension, chunking parameters, corpus fingerprint, versions
-      chunks.jsonl    one Chunk a line, in the order of the vectors
-      vectors.faiss   IndexIDMap2(IndexFlatIP); ids are the chunks' content hashes
+from .stores import (
+    CHUNKS,
+    MANIFEST,
+    VECTORS,
+    DamagedIndex,
+    IndexMismatch,
+    KnowledgeBase,
+    corpus_fingerprint,
+    faiss_id,
+    load,
+    read_manifest,
+    save,
+)
 
-Saving builds a sibling temp folder and swaps it in with renames, so an interrupted
-save leaves the previous index usable. No pickle anywhere.
-"""
-
-from __future__ import annotations
-
-import hashlib
-import json
-import logging
-import os
-import shutil
-import tempfile
-from dataclasses import dataclass, field
-from pathlib import Path
-
-import numpy as np
-
-from .records import Chunk
-
-log = logging.getLogger(__name__)
-
-FORMAT = 1
-MANIFEST, CHUNKS, VECTORS = "manifest.json", "chunks.jsonl", "vectors.faiss"
-
-
-class IndexMismatch(RuntimeError):
-    """The index on disk was built differently from what is asked (or is damaged)."""
-
-
-def faiss_id(chunk_id: str) -> int:
-    """A chunk's content hash as a non-negative int64 faiss id."""
-    return int(chunk_id[:15], 16)
-
-
-@dataclass
-class KnowledgeBase:
-    """Chunks and their vectors; ``search`` is exact inner product on unit vectors."""
-
-    dim: int
-    manifest: dict = field(default_factory=dict)
-    chunks: dict[int, Chunk] = field(default_factory=dict)  # faiss id -> chunk, in order
-    index: object = None
-
-    def __post_init__(self):
-        if self.index is None:
-            import faiss
-
-            self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
-
-    def __len__(self) -> int:
-        return len(self.chunks)
-
-    @property
-    def sources(self) -> list[str]:
-        return list(dict.fromkeys(c.source for c in self.chunks.values()))
-
-    def add(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
-        """Add chunks with their ``(n, dim)`` unit vectors; chunks already present are skipped."""
-        seen, keep = set(self.chunks), []
-        for i, chunk in enumerate(chunks):
-            if faiss_id(chunk.id) not in seen:
-                seen.add(faiss_id(chunk.id))
-                keep.append(i)
-        if not keep:
-            return
-        ids = np.array([faiss_id(chunks[i].id) for i in keep], dtype=np.int64)
-        self.index.add_with_ids(np.ascontiguousarray(vectors[keep], dtype=np.float32), ids)
-        for i, fid in zip(keep, ids):
-            self.chunks[int(fid)] = chunks[i]
-
-    def remove_source(self, source: str) -> int:
-        """Remove every chunk (and vector) of one document; returns how many."""
-        ids = [fid for fid, c in self.chunks.items() if c.source == source]
-        if ids:
-            self.index.remove_ids(np.array(ids, dtype=np.int64))
-            for fid in ids:
-                del self.chunks[fid]
-        return len(ids)
-
-    def vectors_of(self, chunks: list[Chunk]) -> np.ndarray:
-        """Stored ``(n, dim)`` vectors of chunks that are in the index."""
-        if not chunks:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self.index.reconstruct(faiss_id(c.id)) for c in chunks])
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, list[list[Chunk]]]:
-        """Top ``k`` chunks for each of the ``(m, dim)`` query vectors.
-
-        Returns scores ``(m, k')`` and the chunks, with ``k' = min(k, len(self))``
-        (faiss pads with -1 ids past the end; those are dropped).
-        """
-        k = min(k, len(self))
-        if k == 0:
-            return np.zeros((len(queries), 0), dtype=np.float32), [[] for _ in queries]
-        scores, ids = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
-        hits = [[self.chunks[int(i)] for i in row if i != -1] for row in ids]
-        return scores[:, : min((len(h) for h in hits), default=0)], hits
-
-
-def corpus_fingerprint(documents: dict[str, str]) -> str:
-    """Hash of {source: content hash}: changes when any document is added, removed or edited."""
-    blob = json.dumps(sorted(documents.items()), ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
-
-
-def save(kb: KnowledgeBase, folder: str | Path) -> None:
-    """Write ``kb`` to ``folder`` atomically (temp folder, then rename)."""
-    import faiss
-
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-    try:
-        with open(tmp / CHUNKS, "w", encoding="utf-8") as f:
-            for chunk in kb.chunks.values():
-                f.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
-        faiss.write_index(kb.index, str(tmp / VECTORS))
-        manifest = kb.manifest | {"format": FORMAT, "dim": kb.dim, "count": len(kb)}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
-        old = folder.with_name(f".{folder.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def read_manifest(folder: str | Path) -> dict | None:
-    """The manifest of the index in ``folder``, or None when there is none."""
-    folder = _recover(Path(folder))
-    try:
-        return json.loads((folder / MANIFEST).read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def load(folder: str | Path) -> KnowledgeBase:
-    """Read an index folder; raise ``IndexMismatch`` if it is missing parts or inconsistent."""
-    import faiss
-
-    folder = _recover(Path(folder))
-    manifest = read_manifest(folder)
-    if manifest is None or manifest.get("format") != FORMAT:
-        raise IndexMismatch(f"no usable index in {folder}")
-    try:
-        index = faiss.read_index(str(folder / VECTORS))
-        with open(folder / CHUNKS, encoding="utf-8") as f:
-            chunks = [Chunk.from_json(json.loads(line)) for line in f if line.strip()]
-    except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
-        raise IndexMismatch(f"damaged index in {folder}: {exc}") from exc
-    if index.ntotal != len(chunks) or index.d != manifest["dim"]:
-        raise IndexMismatch(f"damaged index in {folder}: vectors and chunks disagree")
-    kb = KnowledgeBase(dim=index.d, manifest=manifest, index=index)
-    kb.chunks = {faiss_id(c.id): c for c in chunks}
-    return kb
-
-
-def _recover(folder: Path) -> Path:
-    """Finish a swap that was interrupted between its two renames."""
-    old = folder.with_name(f".{folder.name}.old")
-    if not folder.exists() and old.exists():
-        log.warning("restoring %s after an interrupted save", folder)
-        os.replace(old, folder)
-    return folder
+__all__ = [
+    "CHUNKS",
+    "MANIFEST",
+    "VECTORS",
+    "DamagedIndex",
+    "IndexMismatch",
+    "KnowledgeBase",
+    "corpus_fingerprint",
+    "faiss_id",
+    "load",
+    "read_manifest",
+    "save",
+]

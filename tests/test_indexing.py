@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from embeddings import FakeEncoder
 from qa import ChunkParams, IndexMismatch, build_index, chunk_document, open_index, read_document
 from qa.retrieval import indexed_text
-from qa.store import load
+from qa.stores import CHUNKS, VECTORS, DamagedIndex, load
 
 INDUSTRY = """# 慈溪市工业发展报告
 
@@ -188,11 +189,32 @@ def test_open_without_corpus_takes_stale_index_as_is(tmp_path, corpus):
     assert enc.embedded == [] and "bay.txt" in kb.sources
 
 
-def test_open_rebuilds_damaged_index(tmp_path, corpus):
+def _tamper(folder, what: str) -> None:
+    """Alter a stored index the way issue 9 found it served: passage text or vector bytes."""
+    if what == "text":
+        with sqlite3.connect(folder / CHUNKS) as con:
+            con.execute("UPDATE chunks SET text = replace(text, '2300家', '9300家')")
+    else:
+        data = bytearray((folder / VECTORS).read_bytes())
+        data[len(data) // 2] ^= 0x01
+        (folder / VECTORS).write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("what", ["text", "vectors"])
+def test_open_rebuilds_damaged_index(tmp_path, corpus, what):
     build_index(corpus, tmp_path / "idx", CountingEncoder())
-    chunks_file = tmp_path / "idx" / "chunks.jsonl"
-    chunks_file.write_text(chunks_file.read_text("utf-8").split("\n", 1)[1], "utf-8")
+    _tamper(tmp_path / "idx", what)
     enc = CountingEncoder()
     kb = open_index(corpus, tmp_path / "idx", enc)
-    assert len(enc.embedded) == len(all_chunks(corpus))
+    assert len(enc.embedded) == len(all_chunks(corpus))  # nothing reused from the damage
+    texts = [c.text for c in kb.chunks.values()]
+    assert any("2300家" in t for t in texts) and not any("9300家" in t for t in texts)
     assert len(load(tmp_path / "idx")) == len(kb)
+
+
+@pytest.mark.parametrize("what", ["text", "vectors"])
+def test_damaged_index_without_documents_is_refused(tmp_path, corpus, what):
+    build_index(corpus, tmp_path / "idx", CountingEncoder())
+    _tamper(tmp_path / "idx", what)
+    with pytest.raises(DamagedIndex, match="changed since it was saved"):
+        open_index(None, tmp_path / "idx", CountingEncoder())
