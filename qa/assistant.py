@@ -101,8 +101,9 @@ class Assistant:
         if model is None or isinstance(model, str):
             manifest = read_manifest(index_dir) or {}
             model = load_encoder(model or manifest.get("model"))
-        kb = open_index(corpus, index_dir, model, chunking, progress)
-        return cls(kb, model, settings=settings, index_dir=index_dir)
+        tokenizer = Tokenizer()
+        kb = open_index(corpus, index_dir, model, chunking, progress, tokenizer=tokenizer)
+        return cls(kb, model, tokenizer, settings=settings, index_dir=index_dir)
 
     # --- answering -------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from embeddings import Encoder
 from .chunking import ChunkParams, chunk_document
 from .readers import read_document, supported_suffixes
 from .records import Document
-from .retrieval import indexed_text
+from .retrieval import indexed_text, lexical_index
 from .store import IndexMismatch, KnowledgeBase, corpus_fingerprint, load, read_manifest, save
 
 log = logging.getLogger(__name__)
@@ -110,11 +110,13 @@ def build_index(
     params: ChunkParams = ChunkParams(),
     progress: bool = False,
     on_skip=None,
+    tokenizer=None,
 ) -> KnowledgeBase:
     """Index every readable document of ``corpus`` into ``index_dir`` and return it.
 
     An existing compatible index lends the vectors of unchanged chunks, so a refresh
     embeds only what changed. Unreadable files are skipped and reported via ``on_skip``.
+    With a ``tokenizer`` the BM25 index is built too and saved with the index.
     """
     corpus, index_dir = Path(corpus), Path(index_dir)
     if not corpus.is_dir():
@@ -137,6 +139,8 @@ def build_index(
     kb = KnowledgeBase(dim=encoder.dim, manifest=new_manifest(encoder, params, corpus))
     add_documents(kb, docs, encoder, params, hashes, previous, progress)
     kb.manifest["corpus_fingerprint"] = corpus_fingerprint(file_hashes(files))
+    if tokenizer is not None:
+        kb.lexical = lexical_index(kb, tokenizer)
     save(kb, index_dir)
     return kb
 
@@ -147,6 +151,7 @@ def open_index(
     encoder: Encoder,
     params: ChunkParams = ChunkParams(),
     progress: bool = False,
+    tokenizer=None,
 ) -> KnowledgeBase:
     """The index in ``index_dir``, rebuilt first if it is missing, built differently
     (model, dimension, chunking) or stale (``corpus`` changed since). With ``corpus``
@@ -171,4 +176,4 @@ def open_index(
             return load(index_dir)
         except IndexMismatch as exc:
             log.warning("%s; rebuilding", exc)
-    return build_index(corpus, index_dir, encoder, params, progress)
+    return build_index(corpus, index_dir, encoder, params, progress, tokenizer=tokenizer)

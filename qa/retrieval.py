@@ -11,13 +11,18 @@ from embeddings import Encoder
 from .fusion import top_k, weighted_fusion
 from .lexical import BM25Index
 from .records import Chunk, Passage
-from .store import KnowledgeBase
+from .stores import KnowledgeBase
 from .text import Tokenizer
 
 
 def indexed_text(chunk: Chunk) -> str:
     """What is embedded and matched for a chunk: its heading path, then its text."""
     return f"{chunk.section_path}\n{chunk.text}" if chunk.section else chunk.text
+
+
+def lexical_index(kb: KnowledgeBase, tokenizer: Tokenizer) -> BM25Index:
+    """BM25 over the knowledge base's passages, in its order (streamed from the store)."""
+    return BM25Index((indexed_text(c) for c in kb.chunks.values()), tokenizer)
 
 
 class Retriever:
@@ -40,21 +45,32 @@ class Retriever:
         self.refresh()
 
     def refresh(self) -> None:
-        """Rebuild the lexical side after the knowledge base changed."""
-        self.chunks: list[Chunk] = list(self.kb.chunks.values())
-        self._position = {c.id: i for i, c in enumerate(self.chunks)}
-        self.bm25 = BM25Index([indexed_text(c) for c in self.chunks], self.tokenizer)
+        """Take the knowledge base's lexical index, or build it (and hand it to the knowledge
+        base, which saves it), after the knowledge base changed or was loaded without one."""
+        self.ids = self.kb.ids()  # position -> passage id
+        self._by_id = np.argsort(self.ids, kind="stable")
+        lexical = self.kb.lexical
+        if lexical is None or lexical.n_docs != len(self.ids):
+            lexical = lexical_index(self.kb, self.tokenizer)
+            self.kb.lexical = lexical
+        lexical.tokenizer = self.tokenizer
+        self.bm25 = lexical
+
+    def positions(self, ids: Sequence[int]) -> np.ndarray:
+        """Positions (in ``self.ids``) of passage ids."""
+        ids = np.asarray(ids, dtype=np.int64)
+        return self._by_id[np.searchsorted(self.ids, ids, sorter=self._by_id)]
 
     def score_many(
         self, queries: Sequence[str], vectors: np.ndarray
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per query, lexical and dense scores of every chunk (``(n_chunks,)`` each); chunks
         outside a query's dense candidates get its lowest candidate score."""
-        scores, hits = self.kb.search(vectors, self.candidates)
+        scores, hits = self.kb.search_ids(vectors, self.candidates)
         out = []
         for query, row, row_hits in zip(queries, scores, hits):
-            dense = np.full(len(self.chunks), row.min() if row.size else 0.0, np.float32)
-            dense[[self._position[c.id] for c in row_hits]] = row[: len(row_hits)]
+            dense = np.full(len(self.ids), row.min() if row.size else 0.0, np.float32)
+            dense[self.positions(row_hits)] = row[: len(row_hits)]
             out.append((self.bm25.scores(query), dense))
         return out
 
@@ -63,11 +79,13 @@ class Retriever:
 
     def search_many(self, queries: Sequence[str], k: int = 5) -> list[list[Passage]]:
         """Top ``k`` passages per query, best first; query vectors are embedded in one batch."""
-        if not self.chunks:
+        if not len(self.ids):
             return [[] for _ in queries]
         vectors = self.encoder.encode_queries(list(queries))
         results = []
         for lexical, dense in self.score_many(queries, vectors):
             fused = weighted_fusion(lexical, dense, self.lexical_weight)
-            results.append([Passage(self.chunks[i], float(fused[i])) for i in top_k(fused, k)])
+            best = top_k(fused, k)
+            chunks = self.kb.chunks.many([int(i) for i in self.ids[best]])
+            results.append([Passage(c, float(fused[i])) for c, i in zip(chunks, best)])
         return results

@@ -6,6 +6,7 @@
       chunks.sqlite   one row per passage, in the order they were added; read by id on demand
       vectors.faiss   IndexIDMap2 over IndexFlatIP (exact) or, from ``HNSW_THRESHOLD``
                       passages on, IndexHNSWFlat; ids are the passages' content hashes
+      lexical/        the BM25 index (bm25s files, loaded memory-mapped), when one was built
 
 A passage read from disk is checked against its content-hash id, so altered text is never
 served (``DamagedIndex``). Saving builds a sibling temp folder and swaps it in with renames,
@@ -27,13 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..lexical import BM25Index
 from ..records import Chunk
 from .base import DamagedIndex, IndexMismatch, faiss_id, file_checksum, verified
 
 log = logging.getLogger(__name__)
 
 FORMAT = 2
-MANIFEST, CHUNKS, VECTORS = "manifest.json", "chunks.sqlite", "vectors.faiss"
+MANIFEST, CHUNKS, VECTORS, LEXICAL = "manifest.json", "chunks.sqlite", "vectors.faiss", "lexical"
 HNSW_THRESHOLD = 200_000  # passages; below it exact search is fast enough (benchmarks/scale.py)
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 256
 _COLUMNS = "fid, id, source, title, section, start, end_, text"
@@ -245,12 +247,16 @@ class ChunkMap(MutableMapping):
 @dataclass
 class KnowledgeBase:
     """Passages and their vectors; ``search`` is inner product on unit vectors (exact while
-    the index is small, HNSW above ``HNSW_THRESHOLD`` once saved)."""
+    the index is small, HNSW above ``HNSW_THRESHOLD`` once saved). ``lexical`` is the BM25
+    index over the same passages in the same order, when one was built (None after a change).
+
+    Invariant: the faiss index holds the passages' ids in the order of ``chunks``."""
 
     dim: int
     manifest: dict = field(default_factory=dict)
     chunks: ChunkMap = field(default_factory=ChunkMap)  # id -> passage, in order
     index: object = None
+    lexical: BM25Index | None = None
 
     def __post_init__(self):
         if self.index is None:
@@ -273,6 +279,7 @@ class KnowledgeBase:
                 keep.append(i)
         if not keep:
             return
+        self.lexical = None
         ids = np.array([faiss_id(chunks[i].id) for i in keep], dtype=np.int64)
         self.index.add_with_ids(np.ascontiguousarray(vectors[keep], dtype=np.float32), ids)
         for i, fid in zip(keep, ids):
@@ -282,12 +289,19 @@ class KnowledgeBase:
         """Remove every chunk (and vector) of one document; returns how many."""
         ids = self.chunks.fids_of(source)
         if ids:
+            self.lexical = None
             if is_hnsw(self.index):  # HNSW cannot remove: exact until the next save
                 self.index = retyped(self.index, hnsw=False)
             self.index.remove_ids(np.array(ids, dtype=np.int64))
             for fid in ids:
                 del self.chunks[fid]
         return len(ids)
+
+    def ids(self) -> np.ndarray:
+        """``(n,)`` int64 ids of the passages, in order (read from faiss: no passage reads)."""
+        import faiss
+
+        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
 
     def vectors_of(self, chunks: list[Chunk]) -> np.ndarray:
         """Stored ``(n, dim)`` vectors of chunks that are in the index."""
@@ -301,14 +315,18 @@ class KnowledgeBase:
         Returns scores ``(m, k')`` and the chunks, with ``k' = min(k, len(self))``
         (faiss pads with -1 ids past the end; those are dropped).
         """
+        scores, rows = self.search_ids(queries, k)
+        found = dict(zip(flat := [i for row in rows for i in row], self.chunks.many(flat)))
+        return scores, [[found[i] for i in row] for row in rows]
+
+    def search_ids(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, list[list[int]]]:
+        """``search`` giving the passages' ids instead of reading the passages."""
         k = min(k, len(self))
         if k == 0:
             return np.zeros((len(queries), 0), dtype=np.float32), [[] for _ in queries]
         scores, ids = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
         rows = [[int(i) for i in row if i != -1] for row in ids]
-        found = dict(zip(flat := [i for row in rows for i in row], self.chunks.many(flat)))
-        hits = [[found[i] for i in row] for row in rows]
-        return scores[:, : min((len(h) for h in hits), default=0)], hits
+        return scores[:, : min((len(r) for r in rows), default=0)], rows
 
 
 def save(kb: KnowledgeBase, folder: str | Path) -> None:
@@ -322,10 +340,15 @@ def save(kb: KnowledgeBase, folder: str | Path) -> None:
         count = write_chunks(tmp / CHUNKS, kb.chunks.values())
         kb.index = retyped(kb.index, hnsw=count >= HNSW_THRESHOLD)
         faiss.write_index(kb.index, str(tmp / VECTORS))
-        checksums = {name: file_checksum(tmp / name) for name in (CHUNKS, VECTORS)}
+        names = [CHUNKS, VECTORS]
+        lexical = kb.lexical is not None and kb.lexical.n_docs == count > 0
+        if lexical:
+            kb.lexical.save(tmp / LEXICAL)
+            names += sorted(f"{LEXICAL}/{p.name}" for p in (tmp / LEXICAL).iterdir())
+        checksums = {name: file_checksum(tmp / name) for name in names}
         manifest = kb.manifest | {
             "format": FORMAT, "dim": kb.dim, "count": count, "checksums": checksums,
-            "faiss": "hnsw" if is_hnsw(kb.index) else "flat",
+            "faiss": "hnsw" if is_hnsw(kb.index) else "flat", "lexical": lexical,
         }  # fmt: skip
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
         old = folder.with_name(f".{folder.name}.old")
@@ -365,13 +388,16 @@ def load(folder: str | Path) -> KnowledgeBase:
                 raise DamagedIndex(f"damaged index in {folder}: {name} changed since it was saved")
         index = faiss.read_index(str(folder / VECTORS))
         table = ChunkTable(folder / CHUNKS)
+        lexical = BM25Index.load(folder / LEXICAL) if manifest.get("lexical") else None
     except (OSError, RuntimeError, ValueError, TypeError, KeyError, sqlite3.Error) as exc:
         if isinstance(exc, IndexMismatch):
             raise
         raise DamagedIndex(f"damaged index in {folder}: {exc}") from exc
     if index.ntotal != table.count or index.d != manifest["dim"]:
         raise DamagedIndex(f"damaged index in {folder}: vectors and chunks disagree")
-    return KnowledgeBase(dim=index.d, manifest=manifest, chunks=ChunkMap(table), index=index)
+    if lexical is not None and lexical.n_docs != table.count:
+        raise DamagedIndex(f"damaged index in {folder}: lexical index and chunks disagree")
+    return KnowledgeBase(index.d, manifest, ChunkMap(table), index, lexical)
 
 
 def _recover(folder: Path) -> Path:
