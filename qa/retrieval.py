@@ -10,14 +10,9 @@ from embeddings import Encoder
 
 from .fusion import top_k, weighted_fusion
 from .lexical import BM25Index
-from .records import Chunk, Passage
-from .stores import KnowledgeBase
+from .records import Passage
+from .stores import KnowledgeBase, indexed_text
 from .text import Tokenizer
-
-
-def indexed_text(chunk: Chunk) -> str:
-    """What is embedded and matched for a chunk: its heading path, then its text."""
-    return f"{chunk.section_path}\n{chunk.text}" if chunk.section else chunk.text
 
 
 def lexical_index(kb: KnowledgeBase, tokenizer: Tokenizer) -> BM25Index:
@@ -46,7 +41,13 @@ class Retriever:
 
     def refresh(self) -> None:
         """Take the knowledge base's lexical index, or build it (and hand it to the knowledge
-        base, which saves it), after the knowledge base changed or was loaded without one."""
+        base, which saves it), after the knowledge base changed or was loaded without one.
+        A store that ranks both sides itself (Milvus: ``hybrid``) lends its term statistics."""
+        if hasattr(self.kb, "hybrid"):
+            self.ids = np.zeros(0, dtype=np.int64)
+            self.bm25 = self.kb.lexical
+            self.bm25.tokenizer = self.tokenizer
+            return
         self.ids = self.kb.ids()  # position -> passage id
         self._by_id = np.argsort(self.ids, kind="stable")
         lexical = self.kb.lexical
@@ -79,6 +80,10 @@ class Retriever:
 
     def search_many(self, queries: Sequence[str], k: int = 5) -> list[list[Passage]]:
         """Top ``k`` passages per query, best first; query vectors are embedded in one batch."""
+        if hasattr(self.kb, "hybrid"):
+            vectors = self.encoder.encode_queries(list(queries))
+            rows = self.kb.hybrid(queries, vectors, k, self.lexical_weight, self.candidates)
+            return [[Passage(chunk, score) for chunk, score in row] for row in rows]
         if not len(self.ids):
             return [[] for _ in queries]
         vectors = self.encoder.encode_queries(list(queries))

@@ -60,8 +60,9 @@ def test_stored_lexical_index_is_used_by_the_retriever(tmp_path, shared_tokenize
     save(kb, tmp_path / "index")
     loaded = load(tmp_path / "index")
     assert loaded.lexical is not None and loaded.manifest["lexical"] is True
-    monkeypatch.setattr("qa.retrieval.lexical_index", lambda *a: (_ for _ in ()).throw(
-        AssertionError("rebuilt")))  # fmt: skip
+    monkeypatch.setattr(
+        "qa.retrieval.lexical_index", lambda *a: (_ for _ in ()).throw(AssertionError("rebuilt"))
+    )
     retriever = Retriever(loaded, FakeEncoder(32), tokenizer)
     monkeypatch.undo()
     fresh = Retriever(_kb(texts), FakeEncoder(32), tokenizer)

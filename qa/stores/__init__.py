@@ -1,6 +1,7 @@
 """Stores of passages and vectors behind one small protocol (``base.Store``).
 
 ``faiss``: the embedded store, a plain folder (SQLite passages, faiss vectors, manifest).
+``milvus``: one Milvus collection (standalone, cluster or Lite). ``select`` picks one.
 """
 
 from .base import (
@@ -10,14 +11,17 @@ from .base import (
     corpus_fingerprint,
     faiss_id,
     file_checksum,
+    indexed_text,
     verified,
 )
-from .faiss import CHUNKS, FORMAT, MANIFEST, VECTORS, KnowledgeBase, load, read_manifest, save
+from .faiss import CHUNKS, FORMAT, MANIFEST, VECTORS, KnowledgeBase
+from .select import URI_ENV, load, new_store, read_manifest, save, store_uri
 
 __all__ = [
     "CHUNKS",
     "FORMAT",
     "MANIFEST",
+    "URI_ENV",
     "VECTORS",
     "DamagedIndex",
     "IndexMismatch",
@@ -26,8 +30,11 @@ __all__ = [
     "corpus_fingerprint",
     "faiss_id",
     "file_checksum",
+    "indexed_text",
     "load",
+    "new_store",
     "read_manifest",
     "save",
+    "store_uri",
     "verified",
 ]

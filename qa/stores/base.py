@@ -40,6 +40,11 @@ class Store(Protocol):
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, list[list[Chunk]]]: ...
 
 
+def indexed_text(chunk: Chunk) -> str:
+    """What is embedded and matched for a chunk: its heading path, then its text."""
+    return f"{chunk.section_path}\n{chunk.text}" if chunk.section else chunk.text
+
+
 def faiss_id(chunk_id: str) -> int:
     """A chunk's content hash as a non-negative int64 id."""
     return int(chunk_id[:15], 16)

@@ -76,8 +76,16 @@ def retyped(index, hnsw: bool):
 
 def _row(chunk: Chunk) -> tuple:
     section = json.dumps(list(chunk.section), ensure_ascii=False)
-    return (faiss_id(chunk.id), chunk.id, chunk.source, chunk.title, section, chunk.start,
-            chunk.end, chunk.text)  # fmt: skip
+    return (
+        faiss_id(chunk.id),
+        chunk.id,
+        chunk.source,
+        chunk.title,
+        section,
+        chunk.start,
+        chunk.end,
+        chunk.text,
+    )
 
 
 def _chunk(row: tuple) -> Chunk:
@@ -142,15 +150,17 @@ class ChunkTable:
 
     def fids(self) -> Iterator[int]:
         last = 0
-        while rows := self._all("SELECT pos, fid FROM chunks WHERE pos > ? ORDER BY pos "
-                                "LIMIT 10000", (last,)):  # fmt: skip
+        while rows := self._all(
+            "SELECT pos, fid FROM chunks WHERE pos > ? ORDER BY pos LIMIT 10000", (last,)
+        ):
             yield from (fid for _, fid in rows)
             last = rows[-1][0]
 
     def rows(self) -> Iterator[Chunk]:
         last = 0
-        while rows := self._all(f"SELECT pos, {_COLUMNS} FROM chunks WHERE pos > ? "
-                                "ORDER BY pos LIMIT 10000", (last,)):  # fmt: skip
+        while rows := self._all(
+            f"SELECT pos, {_COLUMNS} FROM chunks WHERE pos > ? ORDER BY pos LIMIT 10000", (last,)
+        ):
             yield from (_chunk(row[1:]) for row in rows)
             last = rows[-1][0]
 
@@ -158,8 +168,9 @@ class ChunkTable:
         return [r[0] for r in self._all("SELECT fid FROM chunks WHERE source = ?", (source,))]
 
     def sources(self) -> list[str]:
-        return [r[0] for r in self._all("SELECT source FROM chunks GROUP BY source "
-                                        "ORDER BY MIN(pos)")]  # fmt: skip
+        return [
+            r[0] for r in self._all("SELECT source FROM chunks GROUP BY source ORDER BY MIN(pos)")
+        ]
 
 
 class ChunkMap(MutableMapping):
@@ -239,8 +250,11 @@ class ChunkMap(MutableMapping):
     def sources(self) -> list[str]:
         names = self.table.sources() if self.table else []
         if self.removed:  # a source may have lost all its passages
-            names = [s for s in names if self.table and any(
-                f not in self.removed for f in self.table.fids_of(s))]  # fmt: skip
+            names = [
+                s
+                for s in names
+                if self.table and any(f not in self.removed for f in self.table.fids_of(s))
+            ]
         return list(dict.fromkeys([*names, *(c.source for c in self.added.values())]))
 
 
@@ -347,21 +361,30 @@ def save(kb: KnowledgeBase, folder: str | Path) -> None:
             names += sorted(f"{LEXICAL}/{p.name}" for p in (tmp / LEXICAL).iterdir())
         checksums = {name: file_checksum(tmp / name) for name in names}
         manifest = kb.manifest | {
-            "format": FORMAT, "dim": kb.dim, "count": count, "checksums": checksums,
-            "faiss": "hnsw" if is_hnsw(kb.index) else "flat", "lexical": lexical,
-        }  # fmt: skip
+            "format": FORMAT,
+            "dim": kb.dim,
+            "count": count,
+            "checksums": checksums,
+            "faiss": "hnsw" if is_hnsw(kb.index) else "flat",
+            "lexical": lexical,
+        }
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
-        old = folder.with_name(f".{folder.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        shutil.rmtree(old, ignore_errors=True)
+        swap_in(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     kb.manifest = manifest  # and read passages from the new file: the changes are in it
     kb.chunks = ChunkMap(ChunkTable(folder / CHUNKS))
+
+
+def swap_in(tmp: Path, folder: Path) -> None:
+    """Replace ``folder`` by the complete folder ``tmp`` with two renames (see ``_recover``)."""
+    old = folder.with_name(f".{folder.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(tmp, folder)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def read_manifest(folder: str | Path) -> dict | None:
