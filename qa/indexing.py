@@ -15,6 +15,7 @@ from .records import Document
 from .retrieval import indexed_text, lexical_index
 from .store import IndexMismatch, KnowledgeBase, corpus_fingerprint, load, read_manifest, save
 from .stores import new_store
+from .stores.checkpoint import checkpoint_path, discard, embed_passages
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,12 @@ def add_documents(
     hashes: dict[str, str],
     previous: KnowledgeBase | None = None,
     progress: bool = False,
+    checkpoint: Path | None = None,
 ) -> int:
     """Chunk and embed ``documents`` into ``kb`` (replacing same-named ones); vectors of
-    chunks ``previous`` already holds are reused. Returns the number of chunks added."""
+    chunks ``previous`` already holds are reused, and so are those in the ``checkpoint`` file
+    an interrupted run left (new vectors are added to it as they come). Returns the number
+    of chunks added."""
     chunks = [c for doc in documents for c in chunk_document(doc, params)]
     for doc in documents:
         kb.remove_source(doc.source)
@@ -64,7 +68,8 @@ def add_documents(
     if reused:
         kb.add(reused, previous.vectors_of(reused))
     if fresh:
-        kb.add(fresh, encoder.encode_passages([indexed_text(c) for c in fresh], progress))
+        texts = [indexed_text(c) for c in fresh]
+        kb.add(fresh, embed_passages(encoder, [c.id for c in fresh], texts, checkpoint, progress))
     documents_map = dict(kb.manifest.get("documents", {}))
     documents_map.update({d.source: hashes[d.source] for d in documents})
     kb.manifest["documents"] = documents_map
@@ -138,11 +143,13 @@ def build_index(
             if on_skip:
                 on_skip(path, str(exc))
     kb = new_store(encoder.dim, new_manifest(encoder, params, corpus))
-    add_documents(kb, docs, encoder, params, hashes, previous, progress)
+    checkpoint = checkpoint_path(index_dir)
+    add_documents(kb, docs, encoder, params, hashes, previous, progress, checkpoint)
     kb.manifest["corpus_fingerprint"] = corpus_fingerprint(file_hashes(files))
     if tokenizer is not None and isinstance(kb, KnowledgeBase):
         kb.lexical = lexical_index(kb, tokenizer)
     save(kb, index_dir)
+    discard(checkpoint)
     return kb
 
 

@@ -12,6 +12,7 @@ from embeddings import FakeEncoder
 from qa import ChunkParams, IndexMismatch, build_index, chunk_document, open_index, read_document
 from qa.retrieval import indexed_text
 from qa.stores import CHUNKS, VECTORS, DamagedIndex, load
+from qa.stores.checkpoint import checkpoint_path
 
 INDUSTRY = """# 慈溪市工业发展报告
 
@@ -218,3 +219,42 @@ def test_damaged_index_without_documents_is_refused(tmp_path, corpus, what):
     _tamper(tmp_path / "idx", what)
     with pytest.raises(DamagedIndex, match="changed since it was saved"):
         open_index(None, tmp_path / "idx", CountingEncoder())
+
+
+class FailingEncoder(CountingEncoder):
+    """Embeds ``budget`` batches, then fails as an interrupted run would."""
+
+    def __init__(self, budget: int):
+        super().__init__()
+        self.budget = budget
+
+    def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        if self.budget == 0:
+            raise KeyboardInterrupt
+        self.budget -= 1
+        return super().encode_passages(texts, progress)
+
+
+def test_interrupted_build_resumes_without_re_embedding(tmp_path, corpus, monkeypatch):
+    monkeypatch.setattr("qa.stores.checkpoint.BATCH", 2)
+    total = len(all_chunks(corpus))
+    assert total > 2
+    with pytest.raises(KeyboardInterrupt):
+        build_index(corpus, tmp_path / "idx", FailingEncoder(budget=1))
+    assert checkpoint_path(tmp_path / "idx").exists() and not (tmp_path / "idx").exists()
+    enc = CountingEncoder()
+    kb = build_index(corpus, tmp_path / "idx", enc)
+    assert len(enc.embedded) == total - 2  # the batch of 2 done before was kept
+    assert len(kb) == total and not checkpoint_path(tmp_path / "idx").exists()
+    fresh = build_index(corpus, tmp_path / "fresh", FakeEncoder(dim=32))
+    chunks = list(fresh.chunks.values())
+    np.testing.assert_allclose(kb.vectors_of(chunks), fresh.vectors_of(chunks), atol=1e-6)
+
+
+def test_checkpoint_of_another_model_is_not_used(tmp_path, corpus, monkeypatch):
+    monkeypatch.setattr("qa.stores.checkpoint.BATCH", 2)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(corpus, tmp_path / "idx", FailingEncoder(budget=1))
+    enc = CountingEncoder(name="other")
+    build_index(corpus, tmp_path / "idx", enc)
+    assert len(enc.embedded) == len(all_chunks(corpus))
