@@ -113,7 +113,9 @@ def make_queries(chunks, vectors, n, encoder, rng):
     if encoder is not None:
         qvec = encoder.encode_queries(queries)
     else:
-        noise = rng.normal(size=(n, vectors.shape[1])).astype(np.float32) * 0.05
+        # a stored vector moved by noise of norm ~0.3 (cosine ~0.95 to it)
+        noise = rng.normal(size=(n, vectors.shape[1])).astype(np.float32) * 0.3
+        noise /= np.sqrt(vectors.shape[1])
         qvec = unit(vectors[picks] + noise)
     return queries, qvec
 
