@@ -1,6 +1,7 @@
 """The document store: one durable source of truth, changes saved atomically or not at all."""
 
 import errno
+import gc
 import os
 import shutil
 import subprocess
@@ -241,6 +242,7 @@ def read_only(folder):
     try:
         yield
     finally:
+        gc.collect()  # an assistant loaded meanwhile holds its passages file open until freed
         subprocess.run(["umount", folder], check=True)
 
 
