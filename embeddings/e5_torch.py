@@ -222,7 +222,7 @@ def _build_tokenizer(spec: dict[str, Any]) -> Any:
     extra = {"mask_token": "<mask>"} if "<mask>" in pieces else {}
     # Adopt `tok` the way transformers' own subclasses do (`tokenizer_object=` deep-copies it)
     fast = PreTrainedTokenizerFast.__new__(PreTrainedTokenizerFast)
-    fast._tokenizer = tok  # type: ignore[assignment]
+    fast._tokenizer = tok
     fast.__init__(  # type: ignore[misc]
         bos_token=bos,
         cls_token=bos,

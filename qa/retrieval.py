@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import cast
 
 import numpy as np
 
@@ -47,7 +48,7 @@ class Retriever:
         A store that ranks both sides itself (Milvus: ``hybrid``) lends its term statistics."""
         if hasattr(self.kb, "hybrid"):
             self.ids = np.zeros(0, dtype=np.int64)
-            self.bm25 = self.kb.lexical
+            self.bm25: BM25Index = cast(BM25Index, self.kb.lexical)  # Milvus: same methods
             self.bm25.tokenizer = self.tokenizer
             return
         self.ids = self.kb.ids()  # position -> passage id
@@ -63,10 +64,10 @@ class Retriever:
         lexical.tokenizer = self.tokenizer
         self.bm25 = lexical
 
-    def positions(self, ids: Sequence[int]) -> np.ndarray:
+    def positions(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """Positions (in ``self.ids``) of passage ids."""
-        ids = np.asarray(ids, dtype=np.int64)
-        return self._by_id[np.searchsorted(self.ids, ids, sorter=self._by_id)]
+        wanted = np.asarray(ids, dtype=np.int64)
+        return self._by_id[np.searchsorted(self.ids, wanted, sorter=self._by_id)]
 
     def score_many(
         self, queries: Sequence[str], vectors: np.ndarray
@@ -81,7 +82,7 @@ class Retriever:
             out.append((self.bm25.scores(query), dense))
         return out
 
-    def chunks_at(self, positions: Sequence[int]) -> list[Chunk]:
+    def chunks_at(self, positions: Sequence[int] | np.ndarray) -> list[Chunk]:
         """The passages at ``positions`` (indices of the score arrays), in that order."""
         return self.kb.chunks.many([int(self.ids[i]) for i in positions])
 

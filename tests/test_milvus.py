@@ -135,3 +135,35 @@ def test_milvus_add_and_remove(tmp_path, corpus, lite):
     chunks = kb.chunks.many(kb.chunks.fids_of("bay.txt"))
     kb.add(chunks, kb.vectors_of(chunks))  # already there: nothing added
     assert len(kb) == n - len(farm)
+
+
+@pytest.mark.milvus
+def test_milvus_under_the_assistant_keeps_the_document_store(
+    tmp_path, corpus, lite, shared_tokenizer
+):
+    from qa import Assistant
+    from qa.docstore import DocStore
+    from qa.chunking import chunk_id
+    from qa.records import Chunk
+    from qa.stores import faiss_id
+
+    enc = FakeEncoder(32)
+    assistant = Assistant.open(tmp_path / "idx", corpus=corpus, model=enc)
+    first = assistant.kb.collection
+    upload = tmp_path / "tide.txt"
+    upload.write_text("钱塘江大潮每年农历八月十八最为壮观。\n", "utf-8")
+    assistant.add_files([upload], by="editor")  # built aside in a new collection, then swapped
+    kb = assistant.kb
+    assert kb.collection != first and not kb.client.has_collection(first)
+    assert "tide.txt" in kb.sources and "tide.txt" in DocStore(tmp_path / "idx").state()["uploads"]
+    assert (tmp_path / "idx" / "documents").is_dir()  # carried over by the manifest swap
+    hits = assistant.retriever.search_many(QUERIES, 3, {"farm.txt"})
+    assert all(p.chunk.source == "farm.txt" for row in hits for p in row) and any(hits)
+    assert assistant.retriever.search_many(QUERIES, 3, set()) == [[] for _ in QUERIES]
+    assert assistant.remove_document("bay.txt") > 0
+    rebuilt = Assistant.open(tmp_path / "idx", corpus=corpus, model=enc)  # from disk
+    assert "bay.txt" not in rebuilt.kb.sources and "tide.txt" in rebuilt.kb.sources
+    cid = chunk_id("p.pdf", (), "第三页的内容。")
+    paged = Chunk(cid, "p.pdf", "P", (), 0, 7, "第三页的内容。", 3, 4, "第 3–4 页", "2020-01-02")
+    rebuilt.kb.add([paged], enc.encode_passages(["第三页的内容。"]))
+    assert rebuilt.kb.chunks[faiss_id(cid)] == paged  # page, location and date come back

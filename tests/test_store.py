@@ -332,3 +332,16 @@ def test_large_index_is_hnsw_with_high_recall(tmp_path, monkeypatch):
     assert recall >= 0.98
     assert loaded.remove_source("a.md") > 0  # HNSW cannot remove: falls back to exact
     assert all(c.source != "a.md" for row in loaded.search(queries, 50)[1] for c in row)
+
+
+def test_page_location_and_date_survive_the_round_trip(tmp_path):
+    text = "第六页的正文。"
+    cid = chunk_id("r.pdf", ("一、概况",), text)
+    chunk = Chunk(cid, "r.pdf", "报告", ("一、概况",), 0, 7, text, 6, 7, "第 6–7 页", "2021-03-04")
+    bare = make_chunks(1, sources=("a.md",))[0]
+    kb = KnowledgeBase(dim=DIM)
+    kb.add([chunk, bare], unit(np.random.default_rng(0), 2))
+    save(kb, tmp_path / "index")
+    loaded = load(tmp_path / "index")
+    assert list(loaded.chunks.values()) == [chunk, bare]
+    assert loaded.chunks[int(cid[:15], 16)].location == "第 6–7 页"

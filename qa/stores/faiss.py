@@ -54,12 +54,11 @@ def new_index(dim: int, hnsw: bool = False):
     """An empty id-mapped faiss index: exact inner product, or HNSW over inner product."""
     import faiss
 
-    if hnsw:
-        inner = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        inner.hnsw.efSearch = HNSW_EF_SEARCH
-    else:
-        inner = faiss.IndexFlatIP(dim)
+    if not hnsw:
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    inner = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    inner.hnsw.efSearch = HNSW_EF_SEARCH
     return faiss.IndexIDMap2(inner)
 
 
@@ -142,13 +141,13 @@ class ChunkTable:
         uri = f"{Path(path).resolve().as_uri()}?mode=ro&immutable=1"
         self._con = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self._lock = threading.Lock()
-        self.count = self._one("SELECT COUNT(*) FROM chunks")[0]
+        self.count: int = (self._one("SELECT COUNT(*) FROM chunks") or (0,))[0]
 
     def _one(self, sql: str, args: tuple = ()) -> tuple | None:
         with self._lock:
             return self._con.execute(sql, args).fetchone()
 
-    def _all(self, sql: str, args: tuple = ()) -> list[tuple]:
+    def _all(self, sql: str, args: tuple | list = ()) -> list[tuple]:
         with self._lock:
             return self._con.execute(sql, args).fetchall()
 
@@ -407,7 +406,7 @@ def _save(kb: KnowledgeBase, folder: Path) -> None:
         faiss.write_index(kb.index, str(tmp / VECTORS))
         names = [CHUNKS, VECTORS]
         lexical = kb.lexical is not None and kb.lexical.n_docs == count > 0
-        if lexical:
+        if kb.lexical is not None and lexical:
             kb.lexical.save(tmp / LEXICAL)
             names += sorted(f"{LEXICAL}/{p.name}" for p in (tmp / LEXICAL).iterdir())
         checksums = {name: file_checksum(tmp / name) for name in names}

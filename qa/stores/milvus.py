@@ -22,7 +22,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +68,7 @@ class Target:
 
 
 def is_milvus_uri(text: str | None) -> bool:
-    return bool(text) and (
+    return text is not None and (
         text.startswith(("milvus://", "milvus+"))
         or ".db" in Path(text).name
         or Path(text).parent.name.endswith(".db")
@@ -94,7 +94,7 @@ def parse_uri(text: str) -> Target:
     return target
 
 
-def analyzer(userdict: Path | None, stopwords: Sequence[str]) -> dict:
+def analyzer(userdict: Path | None, stopwords: Iterable[str]) -> dict:
     """Milvus analyzer params: jieba (search mode) with our dictionary words and stop words.
     Custom ``dict``/``mode`` need Milvus ≥ 2.5.11 (Lite 2.5+ accepts them)."""
     words = ["_default_"]
@@ -212,6 +212,8 @@ class MilvusTerms:
             self._df[term] = len(hits[0]) if hits else 0
         return self._df[term]
 
+    document_frequency = df
+
     def idf(self, term: str) -> float:
         df = self.df(term)
         return float(np.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5)))
@@ -318,7 +320,7 @@ class MilvusStore:
 
     def add(self, chunks: list[Chunk], vectors: np.ndarray, batch: int = 1000) -> None:
         fids = [faiss_id(c.id) for c in chunks]
-        present = set()
+        present: set[int] = set()
         for i in range(0, len(fids), 1000):
             rows = self.client.get(self.collection, ids=fids[i : i + 1000], output_fields=["pk"])
             present.update(int(r["pk"]) for r in rows)

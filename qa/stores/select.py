@@ -78,8 +78,8 @@ def save(kb, folder: str | Path) -> None:
 def load(folder: str | Path):
     """The store an index folder describes; ``IndexMismatch`` when it is not the kind (or
     the Milvus location) asked for now, so the caller rebuilds."""
-    manifest = read_manifest(folder)
-    store = (manifest or {}).get("store")
+    manifest = read_manifest(folder) or {}
+    store = manifest.get("store")
     uri = store_uri()
     if not store:
         if uri:
