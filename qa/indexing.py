@@ -181,6 +181,13 @@ def _build_index(
     add_documents(kb, docs, encoder, params, hashes, previous, progress, checkpoint)
     kb.manifest["corpus_fingerprint"] = files_fingerprint(files)
     if tokenizer is not None and isinstance(kb, KnowledgeBase):
+        # The vocabulary is learned by the tokenizer as it is (fresh, as in a later start) and
+        # cached in the folder (the save carries it over), so a later start adds the same words
+        # and its tokenizer matches the saved BM25 (``Tokenizer.key``).
+        try:
+            index_dir.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # not cached; the save reports the cause
         tokenizer.add_words(load_vocabulary(kb, tokenizer, index_dir))
         kb.lexical = lexical_index(kb, tokenizer)
     save(kb, index_dir)

@@ -86,3 +86,38 @@ def test_a_change_drops_the_stale_lexical_index(tmp_path, shared_tokenizer):
     assert retriever.search("杨梅", 1)[0].chunk.text == TEXTS[3]
     save(kb, tmp_path / "index")
     assert load(tmp_path / "index").lexical.n_docs == 3
+
+
+def test_saved_index_is_only_used_with_the_dictionary_it_was_built_with(tmp_path):
+    from qa.text import Tokenizer
+
+    texts = [t for t in TEXTS if t]
+    built_with = Tokenizer()
+    kb = _kb(texts)
+    kb.lexical = lexical_index(kb, built_with)
+    save(kb, tmp_path / "index")
+    same = Tokenizer()
+    assert Retriever(load(tmp_path / "index"), FakeEncoder(32), same).bm25.key == same.key()
+    loaded = load(tmp_path / "index")
+    stored = loaded.lexical
+    other = Tokenizer()
+    other.add_words({"湾南岸": "n"})  # another dictionary cuts the same text differently
+    retriever = Retriever(loaded, FakeEncoder(32), other)
+    assert retriever.bm25 is not stored and retriever.bm25.key == other.key() != same.key()
+
+
+def test_a_later_start_reuses_the_bm25_saved_with_the_index(tmp_path, monkeypatch):
+    """On the bundled corpus the vocabulary learned by a tokenizer that already holds it
+    differs from a fresh one's; the saved BM25 must match what a fresh start learns."""
+    from qa import Assistant
+    from qa.indexing import DEFAULT_CORPUS
+
+    first = Assistant.open(tmp_path / "index", corpus=DEFAULT_CORPUS, model=FakeEncoder(32))
+    assert first.kb.manifest["lexical"] is True and first.tokenizer.added
+    monkeypatch.setattr(
+        "qa.retrieval.lexical_index", lambda *a: (_ for _ in ()).throw(AssertionError("rebuilt"))
+    )
+    again = Assistant.open(tmp_path / "index", corpus=DEFAULT_CORPUS, model=FakeEncoder(32))
+    assert again.retriever.bm25 is again.kb.lexical
+    assert again.tokenizer.key() == first.kb.manifest["lexical_key"]
+    assert again.ask("慈溪有几家国家级单项冠军企业？").short_answer == "3家"

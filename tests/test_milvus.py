@@ -142,8 +142,8 @@ def test_milvus_under_the_assistant_keeps_the_document_store(
     tmp_path, corpus, lite, shared_tokenizer
 ):
     from qa import Assistant
-    from qa.docstore import DocStore
     from qa.chunking import chunk_id
+    from qa.docstore import DocStore
     from qa.records import Chunk
     from qa.stores import faiss_id
 
