@@ -278,7 +278,8 @@ class Assistant:
         """The document's own subject (learned once per document)."""
         source, snapshot = passage.chunk.source, self.snapshot()
         if source not in snapshot.subjects:
-            texts = [c.text for c in snapshot.kb.chunks.values() if c.source == source]
+            chunks = snapshot.kb.chunks
+            texts = [c.text for c in chunks.many(chunks.fids_of(source))]  # in order, by id
             snapshot.subjects[source] = document_subject(passage.chunk.title, texts, self.tokenizer)
         return snapshot.subjects[source]
 

@@ -125,9 +125,10 @@ def corpus_terms(
 
 def load_vocabulary(kb, tokenizer, index_dir: Path | None) -> dict[str, str]:
     """The corpus terms of ``kb``, cached as ``vocabulary.json`` in ``index_dir`` (keyed by
-    a hash of the chunk ids, i.e. of the indexed text) so a warm start does not recount them."""
-    ids = sorted(c.id for c in kb.chunks.values())
-    key = hashlib.blake2b("\n".join(ids).encode(), digest_size=8).hexdigest()
+    a hash of the passage ids, i.e. of the indexed text) so a warm start does not recount them.
+    The ids are the store's keys (content hashes as int64): no passage is read for the key."""
+    ids = sorted(int(fid) for fid in kb.chunks)
+    key = hashlib.blake2b("\n".join(map(str, ids)).encode(), digest_size=8).hexdigest()
     path = index_dir / VOCABULARY_FILE if index_dir else None
     if path is not None:
         try:

@@ -181,7 +181,8 @@ class ChunkTable:
             last = rows[-1][0]
 
     def fids_of(self, source: str) -> list[int]:
-        return [r[0] for r in self._all("SELECT fid FROM chunks WHERE source = ?", (source,))]
+        rows = self._all("SELECT fid FROM chunks WHERE source = ? ORDER BY pos", (source,))
+        return [r[0] for r in rows]
 
     def sources(self) -> list[str]:
         return [
