@@ -167,3 +167,22 @@ def test_milvus_under_the_assistant_keeps_the_document_store(
     paged = Chunk(cid, "p.pdf", "P", (), 0, 7, "第三页的内容。", 3, 4, "第 3–4 页", "2020-01-02")
     rebuilt.kb.add([paged], enc.encode_passages(["第三页的内容。"]))
     assert rebuilt.kb.chunks[faiss_id(cid)] == paged  # page, location and date come back
+
+
+@pytest.mark.milvus
+def test_store_option_of_the_cli_picks_milvus_lite(tmp_path, corpus, monkeypatch, capsys):
+    pytest.importorskip("milvus_lite")
+    from qa.cli import main
+
+    monkeypatch.delenv("QA_STORE_URI", raising=False)
+    monkeypatch.setenv("QA_STORE_URI", "")  # restored after the test: main() sets it
+    db, index = tmp_path / "kb.db", tmp_path / "idx"
+    common = ["--index", str(index), "--corpus", str(corpus), "--model", "fake", "--yes"]
+    assert main(["index", *common, "--store", str(db)]) == 0
+    manifest = json.loads((index / "manifest.json").read_text("utf-8"))
+    assert manifest["store"]["kind"] == "milvus" and manifest["store"]["uri"] == str(db)
+    capsys.readouterr()
+    assert main(["ask", *common, "--store", str(db), "前湾新区规划面积多大？"]) == 0
+    assert "bay.txt" in capsys.readouterr().out
+    assert main(["kb", "list", "--index", str(index), "--store", str(db)]) == 0
+    assert "bay.txt" in capsys.readouterr().out
