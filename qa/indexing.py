@@ -20,7 +20,7 @@ from .retrieval import indexed_text, lexical_index
 from .store import IndexMismatch, KnowledgeBase, corpus_fingerprint, load, read_manifest, save
 from .stores import new_store
 from .stores.checkpoint import checkpoint_path, discard, embed_passages
-from .vocabulary import load_vocabulary
+from .vocabulary import VOCABULARY_FILE, load_vocabulary, vocabulary_key, write_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -180,17 +180,17 @@ def _build_index(
     checkpoint = checkpoint_path(index_dir)
     add_documents(kb, docs, encoder, params, hashes, previous, progress, checkpoint)
     kb.manifest["corpus_fingerprint"] = files_fingerprint(files)
+    terms = None
     if tokenizer is not None and isinstance(kb, KnowledgeBase):
         # The vocabulary is learned by the tokenizer as it is (fresh, as in a later start) and
-        # cached in the folder (the save carries it over), so a later start adds the same words
-        # and its tokenizer matches the saved BM25 (``Tokenizer.key``).
-        try:
-            index_dir.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            pass  # not cached; the save reports the cause
-        tokenizer.add_words(load_vocabulary(kb, tokenizer, index_dir))
+        # cached with the index, so a later start adds the same words and its tokenizer
+        # matches the saved BM25 (``Tokenizer.key``).
+        terms = load_vocabulary(kb, tokenizer, None)
+        tokenizer.add_words(terms)
         kb.lexical = lexical_index(kb, tokenizer)
     save(kb, index_dir)
+    if terms is not None:
+        write_vocabulary(index_dir / VOCABULARY_FILE, vocabulary_key(kb), terms)
     discard(checkpoint)
     return kb
 
