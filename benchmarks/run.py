@@ -76,7 +76,8 @@ def retrieval_only(assistant: Assistant, questions: list[str], relevant) -> list
         hits = []
         for i, (lexical, dense) in enumerate(scores):
             order = top_k(weighted_fusion(lexical, dense, weight), 5)
-            hits.append([relevant(i, retriever.chunks[j]) for j in order])
+            chunks = retriever.kb.chunks.many([int(j) for j in retriever.ids[order]])
+            hits.append([relevant(i, chunk) for chunk in chunks])
         rows.append(
             {
                 "retriever": f"{name} (w={weight})",

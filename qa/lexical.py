@@ -1,47 +1,87 @@
-"""BM25 over jieba tokens (bm25s), with inverse document frequencies for other stages."""
+"""BM25 over jieba tokens (bm25s), with inverse document frequencies for other stages.
+
+Saved as bm25s's own files (``.npy`` arrays and JSON, no pickle) and loaded memory-mapped,
+so a million passages load in about a second and are paged in as queries touch them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 
 from .text import Tokenizer
+
+log = logging.getLogger(__name__)
+
+EMPTY = "<empty>"  # the one token of a passage that has none
 
 
 class BM25Index:
     """Scores every document for a query: ``scores(q) -> (n_docs,) float32``."""
 
     def __init__(
-        self, texts: Sequence[str], tokenizer: Tokenizer, k1: float = 1.2, b: float = 0.75
+        self, texts: Iterable[str], tokenizer: Tokenizer, k1: float = 1.2, b: float = 0.75
     ):
         import bm25s
 
         self.tokenizer = tokenizer
-        self.n_docs = len(texts)
-        corpus = [tokenizer.tokens(t) or ["<empty>"] for t in texts]
+        self.key = tokenizer.key()  # the dictionary it was built with (``Tokenizer.key``)
+        corpus = [tokenizer.tokens(t) or [EMPTY] for t in texts]
+        self.n_docs = len(corpus)
         self._bm25 = bm25s.BM25(k1=k1, b=b)
         if corpus:
             self._bm25.index(corpus, show_progress=False)
-        df: dict[str, int] = {}
-        for doc in corpus:
-            for term in set(doc):
-                df[term] = df.get(term, 0) + 1
-        self._df = df
+        self._set_df()
+
+    def _set_df(self) -> None:
+        vocab = getattr(self._bm25, "vocab_dict", None) or {}
+        self._vocab = vocab
+        indptr = self._bm25.scores["indptr"] if vocab else np.zeros(1, np.int64)
+        self._df = np.diff(np.asarray(indptr)).astype(np.int64)  # documents per term id
+
+    @classmethod
+    def load(
+        cls,
+        folder: str | Path,
+        tokenizer: Tokenizer | None = None,
+        mmap: bool = True,
+        key: str = "",
+    ) -> BM25Index:
+        """An index written by ``save``; ``mmap`` leaves the arrays on disk until touched.
+        Set ``tokenizer`` (one whose ``key()`` is ``key``, as at build) before scoring."""
+        import bm25s
+
+        self = cls.__new__(cls)
+        self.tokenizer = tokenizer  # type: ignore[assignment]
+        self.key = key
+        self._bm25 = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False)
+        self.n_docs = int(self._bm25.scores["num_docs"])
+        self._set_df()
+        return self
+
+    def save(self, folder: str | Path) -> None:
+        if self.n_docs:
+            self._bm25.save(str(folder), show_progress=False)
 
     def scores(self, query: str) -> np.ndarray:
         if not self.n_docs:
             return np.zeros(0, dtype=np.float32)
-        terms = [t for t in self.tokenizer.tokens(query) if t in self._df]
+        terms = [t for t in self.tokenizer.tokens(query) if t in self._vocab]
         if not terms:
             return np.zeros(self.n_docs, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(terms), dtype=np.float32)
 
     def document_frequency(self, term: str) -> int:
         """How many documents hold ``term`` (an index token, lower-cased)."""
-        return self._df.get(term, 0)
+        i = self._vocab.get(term)
+        return int(self._df[i]) if i is not None and i < len(self._df) else 0
+
+    df = document_frequency
 
     def idf(self, term: str) -> float:
         """Smoothed inverse document frequency; a term absent from the corpus gets the most."""
-        df = self._df.get(term, 0)
+        df = self.df(term)
         return float(np.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5)))

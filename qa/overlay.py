@@ -81,6 +81,8 @@ class Overlays:
         follows the embedding, in passages."""
         if not session:
             raise OverlayFull("无法识别会话，请刷新页面后重试。")
+        if hasattr(shared.kb, "hybrid"):  # Milvus: a private copy would be a whole collection
+            raise OverlayFull("使用 Milvus 存储时不支持上传个人文档。")
         size = Path(path).stat().st_size
         with self._lock:
             self._expire()

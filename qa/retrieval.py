@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import cast
 
 import numpy as np
 
@@ -11,13 +12,15 @@ from embeddings import Encoder
 from .fusion import top_k, weighted_fusion
 from .lexical import BM25Index
 from .records import Chunk, Passage
-from .store import KnowledgeBase
+from .stores import KnowledgeBase, indexed_text
 from .text import Tokenizer
 
+__all__ = ["Retriever", "indexed_text", "lexical_index"]
 
-def indexed_text(chunk: Chunk) -> str:
-    """What is embedded and matched for a chunk: its heading path, then its text."""
-    return f"{chunk.section_path}\n{chunk.text}" if chunk.section else chunk.text
+
+def lexical_index(kb: KnowledgeBase, tokenizer: Tokenizer) -> BM25Index:
+    """BM25 over the knowledge base's passages, in its order (streamed from the store)."""
+    return BM25Index((indexed_text(c) for c in kb.chunks.values()), tokenizer)
 
 
 class Retriever:
@@ -40,23 +43,48 @@ class Retriever:
         self.refresh()
 
     def refresh(self) -> None:
-        """Rebuild the lexical side after the knowledge base changed."""
-        self.chunks: list[Chunk] = list(self.kb.chunks.values())
-        self._position = {c.id: i for i, c in enumerate(self.chunks)}
-        self.bm25 = BM25Index([indexed_text(c) for c in self.chunks], self.tokenizer)
+        """Take the knowledge base's lexical index, or build it (and hand it to the knowledge
+        base, which saves it), after the knowledge base changed or was loaded without one.
+        A store that ranks both sides itself (Milvus: ``hybrid``) lends its term statistics."""
+        if hasattr(self.kb, "hybrid"):
+            self.ids = np.zeros(0, dtype=np.int64)
+            self.bm25: BM25Index = cast(BM25Index, self.kb.lexical)  # Milvus: same methods
+            self.bm25.tokenizer = self.tokenizer
+            return
+        self.ids = self.kb.ids()  # position -> passage id
+        self._by_id = np.argsort(self.ids, kind="stable")
+        lexical = self.kb.lexical
+        if (
+            lexical is None
+            or lexical.n_docs != len(self.ids)
+            or lexical.key != self.tokenizer.key()  # built with another dictionary
+        ):
+            lexical = lexical_index(self.kb, self.tokenizer)
+            self.kb.lexical = lexical
+        lexical.tokenizer = self.tokenizer
+        self.bm25 = lexical
+
+    def positions(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Positions (in ``self.ids``) of passage ids."""
+        wanted = np.asarray(ids, dtype=np.int64)
+        return self._by_id[np.searchsorted(self.ids, wanted, sorter=self._by_id)]
 
     def score_many(
         self, queries: Sequence[str], vectors: np.ndarray
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per query, lexical and dense scores of every chunk (``(n_chunks,)`` each); chunks
         outside a query's dense candidates get its lowest candidate score."""
-        scores, hits = self.kb.search(vectors, self.candidates)
+        scores, hits = self.kb.search_ids(vectors, self.candidates)
         out = []
         for query, row, row_hits in zip(queries, scores, hits):
-            dense = np.full(len(self.chunks), row.min() if row.size else 0.0, np.float32)
-            dense[[self._position[c.id] for c in row_hits]] = row[: len(row_hits)]
+            dense = np.full(len(self.ids), row.min() if row.size else 0.0, np.float32)
+            dense[self.positions(row_hits)] = row[: len(row_hits)]
             out.append((self.bm25.scores(query), dense))
         return out
+
+    def chunks_at(self, positions: Sequence[int] | np.ndarray) -> list[Chunk]:
+        """The passages at ``positions`` (indices of the score arrays), in that order."""
+        return self.kb.chunks.many([int(self.ids[i]) for i in positions])
 
     def search(
         self, query: str, k: int = 5, sources: Collection[str] | None = None
@@ -70,20 +98,33 @@ class Retriever:
 
         ``sources`` (document names) keeps only those documents' chunks: the fused scores
         of the others are dropped before the top ``k`` are taken. ``None`` searches all."""
-        if not self.chunks:
+        if hasattr(self.kb, "hybrid"):
+            vectors = self.encoder.encode_queries(list(queries))
+            rows = self.kb.hybrid(
+                queries, vectors, k, self.lexical_weight, self.candidates, sources
+            )
+            return [[Passage(chunk, score) for chunk, score in row] for row in rows]
+        if not len(self.ids):
             return [[] for _ in queries]
         vectors = self.encoder.encode_queries(list(queries))
         allowed = None if sources is None else self._allowed(sources)
         results = []
         for lexical, dense in self.score_many(queries, vectors):
             fused = weighted_fusion(lexical, dense, self.lexical_weight)
-            order = top_k(fused, len(fused) if allowed is not None else k)
-            if allowed is not None:
-                order = order[allowed[order]][:k]
-            results.append([Passage(self.chunks[i], float(fused[i])) for i in order])
+            if allowed is None:
+                best = top_k(fused, k)
+            else:
+                masked = np.where(allowed, fused, -np.inf)
+                best = top_k(masked, k)
+                best = best[allowed[best]]
+            chunks = self.chunks_at(best)
+            results.append([Passage(c, float(fused[i])) for c, i in zip(chunks, best)])
         return results
 
     def _allowed(self, sources: Collection[str]) -> np.ndarray:
-        """``(n_chunks,)`` mask of the chunks that belong to one of ``sources``."""
-        wanted = set(sources)
-        return np.array([c.source in wanted for c in self.chunks], dtype=bool)
+        """``(n_chunks,)`` mask of the passages that belong to one of ``sources``."""
+        mask = np.zeros(len(self.ids), dtype=bool)
+        fids = [f for source in set(sources) for f in self.kb.chunks.fids_of(source)]
+        if fids:
+            mask[self.positions(fids)] = True
+        return mask

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -86,6 +87,13 @@ class Tokenizer:
 
     def add_word(self, word: str, tag: str | None = None) -> None:
         self.add_words({word: tag})
+
+    def key(self) -> str:
+        """Names the dictionary (the words added): a BM25 index built with one key is
+        only valid for a tokenizer with the same key."""
+        with self._lock:
+            blob = "\n".join(sorted(self.added))
+        return hashlib.blake2b(blob.encode("utf-8"), digest_size=8).hexdigest()
 
     def add_words(self, words: Mapping[str, str | None]) -> None:
         """Add dictionary entries (terms the corpus defines) with their part-of-speech tags

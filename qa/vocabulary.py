@@ -125,9 +125,9 @@ def corpus_terms(
 
 def load_vocabulary(kb, tokenizer, index_dir: Path | None) -> dict[str, str]:
     """The corpus terms of ``kb``, cached as ``vocabulary.json`` in ``index_dir`` (keyed by
-    a hash of the chunk ids, i.e. of the indexed text) so a warm start does not recount them."""
-    ids = sorted(c.id for c in kb.chunks.values())
-    key = hashlib.blake2b("\n".join(ids).encode(), digest_size=8).hexdigest()
+    a hash of the passage ids, i.e. of the indexed text) so a warm start does not recount them.
+    The ids are the store's keys (content hashes as int64): no passage is read for the key."""
+    key = vocabulary_key(kb)
     path = index_dir / VOCABULARY_FILE if index_dir else None
     if path is not None:
         try:
@@ -138,12 +138,23 @@ def load_vocabulary(kb, tokenizer, index_dir: Path | None) -> dict[str, str]:
             pass
     terms = corpus_terms((c.text for c in kb.chunks.values()), tokenizer.cut, tokenizer.tag_of)
     if path is not None and path.parent.is_dir():
-        try:
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(
-                json.dumps({"fingerprint": key, "terms": terms}, ensure_ascii=False), "utf-8"
-            )
-            os.replace(tmp, path)
-        except OSError as exc:  # a read-only index still answers; it just recounts next time
-            log.warning("could not cache the vocabulary in %s: %s", path, exc)
+        write_vocabulary(path, key, terms)
     return terms
+
+
+def vocabulary_key(kb) -> str:
+    """Names the indexed text of ``kb``: a hash of its passage ids."""
+    ids = sorted(int(fid) for fid in kb.chunks)
+    return hashlib.blake2b("\n".join(map(str, ids)).encode(), digest_size=8).hexdigest()
+
+
+def write_vocabulary(path: Path, key: str, terms: dict[str, str]) -> None:
+    """Cache ``terms`` for the indexed text named ``key`` (``vocabulary_key``) at ``path``."""
+    try:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps({"fingerprint": key, "terms": terms}, ensure_ascii=False), "utf-8"
+        )
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only index still answers; it just recounts next time
+        log.warning("could not cache the vocabulary in %s: %s", path, exc)

@@ -1,6 +1,7 @@
 """The document store: one durable source of truth, changes saved atomically or not at all."""
 
 import errno
+import gc
 import os
 import shutil
 import subprocess
@@ -88,6 +89,24 @@ def test_uploads_survive_a_model_change(kb_dir, tmp_path, tokenizer):
     assert other.kb.manifest["model"] == "other-model"
     assert sources(other) == ["bridge.md", "farm.txt", "report.md"]
     assert other.ask("慈溪跨海大桥全长多少公里？").found
+
+
+def test_uploads_and_removals_survive_an_index_of_the_earlier_format(kb_dir, tmp_path, tokenizer):
+    """An index saved by the JSONL store (format 1) is rebuilt from corpus + uploads −
+    removals; its document store comes along and its old files do not."""
+    import json
+
+    corpus, index = kb_dir
+    assistant = opened(corpus, index, tokenizer)
+    assistant.add_files([upload(tmp_path, "bridge.md", BRIDGE)])
+    assistant.remove_document("farm.txt")
+    manifest = json.loads((index / "manifest.json").read_text("utf-8"))
+    (index / "manifest.json").write_text(json.dumps(manifest | {"format": 1}), "utf-8")
+    (index / "chunks.sqlite").unlink()
+    (index / "chunks.jsonl").write_text("{}\n", "utf-8")
+    again = opened(corpus, index, tokenizer)
+    assert sources(again) == ["bridge.md", "report.md"]
+    assert not (index / "chunks.jsonl").exists() and (index / "documents").is_dir()
 
 
 def test_uploads_survive_a_chunking_change_and_a_new_corpus_folder(kb_dir, tmp_path, tokenizer):
@@ -241,6 +260,7 @@ def read_only(folder):
     try:
         yield
     finally:
+        gc.collect()  # an assistant loaded meanwhile holds its passages file open until freed
         subprocess.run(["umount", folder], check=True)
 
 

@@ -139,3 +139,11 @@ def test_top_k_ties_at_the_cut_prefer_lower_index():
         scores = rng.integers(0, 4, size=n).astype(np.float32)
         k = int(rng.integers(0, n + 5))
         assert list(top_k(scores, k)) == brute_top_k(list(scores), k)
+
+
+@pytest.mark.parametrize("n,k", [(10_000, 5), (10_000, 100), (50, 10), (1000, 249)])
+def test_top_k_partitioned_path_matches_a_full_stable_sort(n, k):
+    rng = np.random.default_rng(n + k)
+    scores = rng.integers(0, 50, size=n).astype(np.float32) / 7  # many ties
+    want = np.argsort(-scores, kind="stable")[:k]
+    np.testing.assert_array_equal(top_k(scores, k), want)

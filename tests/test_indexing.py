@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 
 import numpy as np
@@ -10,7 +11,8 @@ import pytest
 from embeddings import FakeEncoder
 from qa import ChunkParams, IndexMismatch, build_index, chunk_document, open_index, read_document
 from qa.retrieval import indexed_text
-from qa.store import load
+from qa.stores import CHUNKS, VECTORS, DamagedIndex, load
+from qa.stores.checkpoint import checkpoint_path
 
 INDUSTRY = """# 慈溪市工业发展报告
 
@@ -188,11 +190,71 @@ def test_open_without_corpus_takes_stale_index_as_is(tmp_path, corpus):
     assert enc.embedded == [] and "bay.txt" in kb.sources
 
 
-def test_open_rebuilds_damaged_index(tmp_path, corpus):
+def _tamper(folder, what: str) -> None:
+    """Alter a stored index the way issue 9 found it served: passage text or vector bytes."""
+    if what == "text":
+        with sqlite3.connect(folder / CHUNKS) as con:
+            con.execute("UPDATE chunks SET text = replace(text, '2300家', '9300家')")
+    else:
+        data = bytearray((folder / VECTORS).read_bytes())
+        data[len(data) // 2] ^= 0x01
+        (folder / VECTORS).write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("what", ["text", "vectors"])
+def test_open_rebuilds_damaged_index(tmp_path, corpus, what):
     build_index(corpus, tmp_path / "idx", CountingEncoder())
-    chunks_file = tmp_path / "idx" / "chunks.jsonl"
-    chunks_file.write_text(chunks_file.read_text("utf-8").split("\n", 1)[1], "utf-8")
+    _tamper(tmp_path / "idx", what)
     enc = CountingEncoder()
     kb = open_index(corpus, tmp_path / "idx", enc)
-    assert len(enc.embedded) == len(all_chunks(corpus))
+    assert len(enc.embedded) == len(all_chunks(corpus))  # nothing reused from the damage
+    texts = [c.text for c in kb.chunks.values()]
+    assert any("2300家" in t for t in texts) and not any("9300家" in t for t in texts)
     assert len(load(tmp_path / "idx")) == len(kb)
+
+
+@pytest.mark.parametrize("what", ["text", "vectors"])
+def test_damaged_index_without_documents_is_refused(tmp_path, corpus, what):
+    build_index(corpus, tmp_path / "idx", CountingEncoder())
+    _tamper(tmp_path / "idx", what)
+    with pytest.raises(DamagedIndex, match="在保存后被改动"):
+        open_index(None, tmp_path / "idx", CountingEncoder())
+
+
+class FailingEncoder(CountingEncoder):
+    """Embeds ``budget`` batches, then fails as an interrupted run would."""
+
+    def __init__(self, budget: int):
+        super().__init__()
+        self.budget = budget
+
+    def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        if self.budget == 0:
+            raise KeyboardInterrupt
+        self.budget -= 1
+        return super().encode_passages(texts, progress)
+
+
+def test_interrupted_build_resumes_without_re_embedding(tmp_path, corpus, monkeypatch):
+    monkeypatch.setattr("qa.stores.checkpoint.BATCH", 2)
+    total = len(all_chunks(corpus))
+    assert total > 2
+    with pytest.raises(KeyboardInterrupt):
+        build_index(corpus, tmp_path / "idx", FailingEncoder(budget=1))
+    assert checkpoint_path(tmp_path / "idx").exists() and not (tmp_path / "idx").exists()
+    enc = CountingEncoder()
+    kb = build_index(corpus, tmp_path / "idx", enc)
+    assert len(enc.embedded) == total - 2  # the batch of 2 done before was kept
+    assert len(kb) == total and not checkpoint_path(tmp_path / "idx").exists()
+    fresh = build_index(corpus, tmp_path / "fresh", FakeEncoder(dim=32))
+    chunks = list(fresh.chunks.values())
+    np.testing.assert_allclose(kb.vectors_of(chunks), fresh.vectors_of(chunks), atol=1e-6)
+
+
+def test_checkpoint_of_another_model_is_not_used(tmp_path, corpus, monkeypatch):
+    monkeypatch.setattr("qa.stores.checkpoint.BATCH", 2)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(corpus, tmp_path / "idx", FailingEncoder(budget=1))
+    enc = CountingEncoder(name="other")
+    build_index(corpus, tmp_path / "idx", enc)
+    assert len(enc.embedded) == len(all_chunks(corpus))

@@ -35,8 +35,10 @@ def brute_force(retriever, query: str, k: int, sources: set[str]) -> list[tuple[
     vectors = retriever.encoder.encode_queries([query])
     lexical, dense = retriever.score_many([query], vectors)[0]
     fused = weighted_fusion(lexical, dense, retriever.lexical_weight)
-    keep = [i for i in np.argsort(-fused, kind="stable") if retriever.chunks[i].source in sources]
-    return [(retriever.chunks[i].id, float(fused[i])) for i in keep[:k]]
+    order = np.argsort(-fused, kind="stable")
+    chunks = retriever.chunks_at(order)
+    keep = [(c, i) for c, i in zip(chunks, order) if c.source in sources]
+    return [(c.id, float(fused[i])) for c, i in keep[:k]]
 
 
 @pytest.mark.parametrize("sources", [{"a.md"}, {"b.txt", "c.txt"}, {"a.md", "b.txt", "c.txt"}])

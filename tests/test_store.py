@@ -1,18 +1,21 @@
-"""The on-disk knowledge base: round trip, exact search, removal, atomic save, recovery."""
+"""The on-disk knowledge base: round trip, exact search, removal, atomic save, recovery,
+integrity (checksums at load, content hashes on every read)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import sqlite3
 
 import faiss
 import numpy as np
 import pytest
 
 from qa import Chunk, IndexMismatch, KnowledgeBase
+from qa.chunking import chunk_id
 from qa.errors import StorageError
-from qa.store import CHUNKS, MANIFEST, VECTORS, _recover, load, read_manifest, save
+from qa.stores import CHUNKS, MANIFEST, VECTORS, DamagedIndex, load, read_manifest, save
+from qa.stores.faiss import _recover
 
 DIM = 16
 
@@ -21,8 +24,9 @@ def make_chunks(n: int, sources=("a.md", "b.txt", "c.txt"), salt: str = "") -> l
     chunks = []
     for i in range(n):
         text = f"第{i}段{salt}：慈溪的内容。"
-        cid = hashlib.sha1(text.encode()).hexdigest()[:16]
-        chunks.append(Chunk(cid, sources[i % len(sources)], "标题", ("一、概况",), i, i + 1, text))
+        source = sources[i % len(sources)]
+        cid = chunk_id(source, ("一、概况",), text)
+        chunks.append(Chunk(cid, source, "标题", ("一、概况",), i, i + 1, text))
     return chunks
 
 
@@ -72,10 +76,10 @@ def test_save_load_round_trip(tmp_path, populated):
     assert [[c.id for c in row] for row in hits] == want_ids
     np.testing.assert_allclose(scores, want_scores, rtol=1e-5, atol=1e-6)
     assert read_manifest(tmp_path / "index")["count"] == 30
-    # chunks.jsonl is plain JSON, one chunk a line, in vector order
-    lines = (tmp_path / "index" / CHUNKS).read_text("utf-8").splitlines()
-    rows = [json.loads(line) for line in lines]
-    assert [r["id"] for r in rows] == [c.id for c in chunks]
+    # chunks.sqlite is a plain SQLite table, one chunk a row, in the order they were added
+    with sqlite3.connect(tmp_path / "index" / CHUNKS) as con:
+        ids = [r[0] for r in con.execute("SELECT id FROM chunks ORDER BY pos")]
+    assert ids == [c.id for c in chunks]
 
 
 def test_search_k_larger_than_index(populated):
@@ -158,7 +162,7 @@ def test_interrupted_swap_keeps_previous_index(tmp_path, populated, monkeypatch)
             raise OSError("disk full")
         return real_replace(src, dst)
 
-    monkeypatch.setattr("qa.store.os.replace", flaky_replace)
+    monkeypatch.setattr("qa.stores.faiss.os.replace", flaky_replace)
     with pytest.raises(OSError, match="disk full"):
         save(_other_kb(), folder)
     monkeypatch.undo()
@@ -195,7 +199,7 @@ def test_first_save_interrupted_leaves_nothing(tmp_path, populated, monkeypatch)
         save(kb, tmp_path / "index")
     monkeypatch.undo()
     assert os.listdir(tmp_path) == []
-    with pytest.raises(IndexMismatch, match="no usable index"):
+    with pytest.raises(IndexMismatch, match="没有可用的索引"):
         load(tmp_path / "index")
     assert read_manifest(tmp_path / "index") is None
 
@@ -235,7 +239,7 @@ def test_damaged_index_raises_index_mismatch(tmp_path, populated, damage):
     path = folder / CHUNKS
     data = path.read_bytes()
     if damage == "drop_last_line":
-        path.write_bytes(b"".join(data.splitlines(keepends=True)[:-1]))
+        path.write_bytes(data[:-4096])
     elif damage == "cut_mid_line":
         path.write_bytes(data[: len(data) // 2])
     elif damage == "no_vectors":
@@ -246,7 +250,7 @@ def test_damaged_index_raises_index_mismatch(tmp_path, populated, damage):
         (folder / MANIFEST).write_text("{not json", "utf-8")
     elif damage == "bad_vectors":
         (folder / VECTORS).write_bytes(b"garbage")
-    with pytest.raises(IndexMismatch, match=r"index in"):
+    with pytest.raises(IndexMismatch, match="索引"):
         load(folder)
 
 
@@ -256,5 +260,88 @@ def test_dimension_disagreement_is_damage(tmp_path, populated):
     manifest = json.loads((tmp_path / "index" / MANIFEST).read_text("utf-8"))
     manifest["dim"] = DIM * 2
     (tmp_path / "index" / MANIFEST).write_text(json.dumps(manifest), "utf-8")
-    with pytest.raises(IndexMismatch, match="disagree"):
+    with pytest.raises(IndexMismatch, match="不一致"):
         load(tmp_path / "index")
+
+
+def _edit_text(folder, old: str, new: str) -> None:
+    """Change one passage's text inside the stored SQLite file, as a tamperer would."""
+    with sqlite3.connect(folder / CHUNKS) as con:
+        con.execute("UPDATE chunks SET text = replace(text, ?, ?)", (old, new))
+
+
+def test_edited_passage_text_is_a_damaged_index(tmp_path, populated):
+    kb, *_ = populated
+    save(kb, tmp_path / "index")
+    _edit_text(tmp_path / "index", "第3段", "第9段")
+    with pytest.raises(DamagedIndex, match="chunks.sqlite 在保存后被改动"):
+        load(tmp_path / "index")
+
+
+def test_flipped_vector_byte_is_a_damaged_index(tmp_path, populated):
+    kb, *_ = populated
+    save(kb, tmp_path / "index")
+    path = tmp_path / "index" / VECTORS
+    data = bytearray(path.read_bytes())
+    data[-17] ^= 0x01  # one bit of one vector component: faiss itself reads it fine
+    path.write_bytes(bytes(data))
+    faiss.read_index(str(path))
+    with pytest.raises(DamagedIndex, match="vectors.faiss 在保存后被改动"):
+        load(tmp_path / "index")
+
+
+def test_text_altered_after_load_is_never_served(tmp_path, populated):
+    kb, chunks, vectors, queries = populated
+    save(kb, tmp_path / "index")
+    loaded = load(tmp_path / "index")  # checksums fine; passages are read on demand
+    _edit_text(tmp_path / "index", "第", "弟")
+    with pytest.raises(DamagedIndex, match="被改动过"):
+        loaded.search(queries, 5)
+    with pytest.raises(DamagedIndex, match="被改动过"):
+        list(loaded.chunks.values())
+
+
+def test_chunk_map_keeps_changes_over_the_stored_table(tmp_path, populated):
+    kb, chunks, vectors, queries = populated
+    save(kb, tmp_path / "index")
+    loaded = load(tmp_path / "index")
+    extra = make_chunks(3, sources=("d.md",), salt="新")
+    loaded.add(extra, unit(np.random.default_rng(5), 3))
+    assert loaded.remove_source("a.md") == 10
+    want = [c for c in chunks if c.source != "a.md"] + extra
+    assert list(loaded.chunks.values()) == want and len(loaded) == 23
+    assert loaded.sources == ["b.txt", "c.txt", "d.md"]
+    assert chunks[0].id not in {c.id for row in loaded.search(queries, 30)[1] for c in row}
+    save(loaded, tmp_path / "index")
+    assert list(load(tmp_path / "index").chunks.values()) == want
+
+
+def test_large_index_is_hnsw_with_high_recall(tmp_path, monkeypatch):
+    monkeypatch.setattr("qa.stores.faiss.HNSW_THRESHOLD", 500)
+    rng = np.random.default_rng(3)
+    chunks, vectors = make_chunks(2000), unit(rng, 2000)
+    kb = KnowledgeBase(dim=DIM)
+    kb.add(chunks, vectors)
+    save(kb, tmp_path / "index")
+    loaded = load(tmp_path / "index")
+    assert loaded.manifest["faiss"] == "hnsw"
+    queries = unit(rng, 20)
+    _, hits = loaded.search(queries, 100)
+    _, want = brute_force(vectors, chunks, queries, 100)
+    recall = np.mean([len({c.id for c in h} & set(w)) / 100 for h, w in zip(hits, want)])
+    assert recall >= 0.98
+    assert loaded.remove_source("a.md") > 0  # HNSW cannot remove: falls back to exact
+    assert all(c.source != "a.md" for row in loaded.search(queries, 50)[1] for c in row)
+
+
+def test_page_location_and_date_survive_the_round_trip(tmp_path):
+    text = "第六页的正文。"
+    cid = chunk_id("r.pdf", ("一、概况",), text)
+    chunk = Chunk(cid, "r.pdf", "报告", ("一、概况",), 0, 7, text, 6, 7, "第 6–7 页", "2021-03-04")
+    bare = make_chunks(1, sources=("a.md",))[0]
+    kb = KnowledgeBase(dim=DIM)
+    kb.add([chunk, bare], unit(np.random.default_rng(0), 2))
+    save(kb, tmp_path / "index")
+    loaded = load(tmp_path / "index")
+    assert list(loaded.chunks.values()) == [chunk, bare]
+    assert loaded.chunks[int(cid[:15], 16)].location == "第 6–7 页"

@@ -99,7 +99,7 @@ def test_failed_job_is_reported_and_the_worker_goes_on(setup):
 def test_failed_save_changes_neither_memory_nor_disk(setup, monkeypatch):
     assistant, worker, _, tmp_path = setup
     before = assistant.documents()
-    on_disk = (tmp_path / "index" / "chunks.jsonl").read_bytes()
+    on_disk = (tmp_path / "index" / "chunks.sqlite").read_bytes()
 
     def full_disk(kb, folder):
         raise StorageError(f"无法保存到 {folder}：磁盘空间不足")
@@ -109,7 +109,7 @@ def test_failed_save_changes_neither_memory_nor_disk(setup, monkeypatch):
     assert job.state == "failed" and "磁盘空间不足" in job.message
     assert assistant.documents() == before
     assert not assistant.ask("现代农业开发区建成高标准农田多少亩？").found
-    assert (tmp_path / "index" / "chunks.jsonl").read_bytes() == on_disk
+    assert (tmp_path / "index" / "chunks.sqlite").read_bytes() == on_disk
     with pytest.raises(StorageError):
         assistant.remove_document("bay.txt")
     assert assistant.documents() == before
