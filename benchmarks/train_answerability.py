@@ -196,9 +196,11 @@ def main() -> None:
                 ]
                 figures = report(sel, threshold)
                 print(f"  {kind} [{mix}]: " + ", ".join(fmt(k, v) for k, v in figures.items()))
-        print("  calibration (p bin, n, mean p, share correct):")
-        for row in calibration(qs):
-            print(f"    {row[0]}  n={row[1]:4d}  p={row[2]:.2f}  correct={row[3]:.2f}")
+        real = [q for q in qs if q["kind"] in ("original", "heldout")]
+        for mix, sel in (("real questions", real), ("with the perturbed ones", qs)):
+            print(f"  calibration on {mix} (p bin, n, mean p, share correct):")
+            for row in calibration(sel):
+                print(f"    {row[0]}  n={row[1]:4d}  p={row[2]:.2f}  correct={row[3]:.2f}")
     if args.write:
         MODEL_FILE.write_text(
             json.dumps(

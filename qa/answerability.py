@@ -35,6 +35,7 @@ FEATURES = (
     "gap_level",
     "gap_unknown",
     "gap_value",
+    "gap_attribute",
     "scope_missing",
     "has_value",
     "short_found",
@@ -118,6 +119,7 @@ def features(
         "gap_level": float("level" in gaps),
         "gap_unknown": float("unknown" in gaps),
         "gap_value": float("value" in gaps),
+        "gap_attribute": float("attribute" in gaps),
         "scope_missing": float(support.scope_missing),
         "has_value": float(support.has_value),
         "short_found": float(short_found),
@@ -148,6 +150,7 @@ def grounded(row: dict[str, float]) -> float:
         "gap_level",
         "gap_unknown",
         "gap_value",
+        "gap_attribute",
         "scope_missing",
     )
     return float(

@@ -22,6 +22,7 @@ _ENUM = re.compile(
     r"[^，。；：:、（）()“”]{1,20}(?:、[^，。；：:、（）()“”]{1,20})+(?:(?:和|及|以及|与)[^，。；：:、（）()“”]{1,20})?"
 )
 _LEAD_VERBS = re.compile(r"^(?:是|为|有|在|位于|叫|叫做|称为|达到|达|由|于|的|了|：|:)+")
+_LEAD_REST = re.compile(r"^[^，。；：:、\d]{1,2}?(?:是|为|叫做|称为|位于)")  # 下为白色… → 白色…
 _TRAIL = re.compile(r"(?:的|了|等|，|,|。)+$")
 
 
@@ -227,7 +228,8 @@ def gap_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     span = sentence[start:end]
     if end == len(sentence) or len(span) > MAX_SPAN:
         span = re.split(r"[，。；！？,;]", span.lstrip("，,"))[0]
-    span = _TRAIL.sub("", _LEAD_VERBS.sub("", re.sub(r"^[（(][^）)]*[）)]", "", span.strip())))
+    span = re.sub(r"^[（(][^）)]*[）)]", "", span.strip())
+    span = _TRAIL.sub("", _LEAD_VERBS.sub("", _LEAD_REST.sub("", span)))
     return span[:MAX_SPAN] if span else ""
 
 

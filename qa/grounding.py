@@ -29,9 +29,11 @@ REASONS = {
     "level": "资料中没有“{term}”的相关数据。",
     "unknown": "资料中没有提到“{term}”。",
     "value": "资料中没有给出“{term}”的具体数值。",
+    "attribute": "资料中没有关于“{term}”的内容。",
     "weak": "资料中没有找到能回答这个问题的内容。",
 }
-HARD_GAPS = ("year", "level", "name", "value")  # rule an answer out; the rest are features
+# gaps that rule an answer out; the others are features the model weighs
+HARD_GAPS = ("year", "level", "name", "value", "attribute")
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,12 @@ class TermMatcher:
         return bool(parts) and all(p in text for p in parts)
 
 
-def phrase_found(words: Iterable[str], text: str, slack: int = 4) -> bool:
-    """Do the words occur in order, close together (at most ``slack`` characters between
-    neighbours: 工业 + 产值 in 工业总产值, not 企业 … 技术中心 a clause apart)?"""
+def phrase_starts(words: Iterable[str], text: str, slack: int = 4) -> list[int]:
+    """Where the words occur in order, close together (at most ``slack`` characters between
+    neighbours: 工业 + 产值 in 工业总产值, not 企业 … 技术中心 a clause apart); [0] for none."""
     words = [fold(w) for w in words]
     if not words:
-        return True
+        return [0]
 
     def from_(i: int, at: int) -> bool:
         if i == len(words):
@@ -83,11 +85,27 @@ def phrase_found(words: Iterable[str], text: str, slack: int = 4) -> bool:
             start = text.find(words[i], start + 1)
         return False
 
-    first = text.find(words[0])
+    out, first = [], text.find(words[0])
     while first >= 0:
         if from_(1, first + len(words[0])):
-            return True
+            out.append(first)
         first = text.find(words[0], first + 1)
+    return out
+
+
+def phrase_found(words: Iterable[str], text: str, slack: int = 4) -> bool:
+    return bool(phrase_starts(words, text, slack))
+
+
+def other_modifier(sentence: str, at: int, tokenizer: Tokenizer) -> bool:
+    """Does another noun qualify the phrase starting at ``at`` (工程|技术中心, or 技术 inside
+    the word 工程技术)?"""
+    pos = 0
+    previous = ("", "")
+    for word, flag in tokenizer.tagged(sentence):
+        if pos <= at < pos + len(word):
+            return pos < at or (previous[1].startswith("n") and len(previous[0]) >= 2)
+        previous, pos = (word, flag), pos + len(word)
     return False
 
 
@@ -216,14 +234,21 @@ def ground(
     )
     whole = fold("".join(attribute))
     attribute_whole = not attribute or whole in sentence
-    if (
-        frame.kind == "number"
+    nouns = [w for w in attribute if w in frame.nouns]
+    held = [w for w in nouns if w in sentence]
+    starts = phrase_starts(held, sentence)
+    qualified = bool(held) and held[0] != nouns[0]  # its first word missing: 企业|技术中心
+    if qualified and all(other_modifier(sentence, at, matcher.tokenizer) for at in starts):
+        starts = []  # the sentence's 工程技术中心 is not the question's 企业技术中心
+    bound = matcher.found(attribute[-1], sentence) and bool(starts) if attribute else True
+    if (  # what is asked about is nowhere in the passage, nor anywhere in the corpus
+        frame.kind != "number"
         and attribute
-        and not (
-            matcher.found(attribute[-1], sentence)
-            and phrase_found([w for w in attribute if w in frame.nouns], sentence)
-        )
+        and not matcher.found(attribute[-1], whole_text)
+        and not known(attribute[-1])
     ):
+        gaps.append(Gap("attribute", attribute[-1]))
+    if frame.kind == "number" and not bound:
         gaps.append(Gap("value", "".join(attribute)))  # the number would be of something else
     if frame.kind == "number":
         has_value = bool(values_of(sentence, frame.unit))
@@ -243,7 +268,8 @@ def ground(
     )  # fmt: skip
 
 
-REASON_ORDER = ("name", "level", "year", "unknown", "value", "name_far")  # the most telling first
+# the most telling first
+REASON_ORDER = ("name", "level", "year", "unknown", "value", "attribute", "name_far")
 
 
 def reason(gaps: Iterable[Gap], subject: str) -> str:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from . import lexicon as lx
-from .text import Tokenizer
+from .text import Tokenizer, fold
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,9 @@ def _place_levels(
 
 
 def analyse(question: str, tokenizer: Tokenizer) -> Frame:
-    q = question.strip()
+    """The question's frame, read from its folded text (traditional script as simplified,
+    lower case), which is also what the evidence is matched in."""
+    q = fold(question.strip())
     years = tuple(dict.fromkeys(lx.YEAR_IN_QUESTION.findall(q)))
     relative = tuple(w for w in lx.RELATIVE_YEARS if w in q)
     numbers = tuple(n for n in lx.NUMBER_IN_QUESTION.findall(q) if n not in years)

@@ -179,3 +179,18 @@ def test_a_name_only_elsewhere_in_the_passage_is_a_soft_gap(shared_tokenizer):
     assert not ground(
         frame, soft, soft, soft, "桐庐", matcher, lambda t: 1.0, lambda t: True, passage
     ).hard  # fmt: skip
+
+
+def test_a_different_modifier_of_the_asked_phrase_is_a_gap(shared_tokenizer):
+    matcher = TermMatcher(shared_tokenizer)
+    frame = analyse("桐庐县有几家企业技术中心？", shared_tokenizer)
+
+    def kinds(sentence: str) -> set[str]:
+        support = ground(
+            frame, sentence, sentence, sentence, "桐庐", matcher, lambda t: 1.0, lambda t: True
+        )
+        return {g.kind for g in support.gaps}
+
+    assert "value" not in kinds("全县建成企业技术中心43家。")
+    assert "value" in kinds("全县建成工程技术中心43家。")
+    assert "value" in kinds("企业共建成工程技术中心43家。")
