@@ -28,7 +28,7 @@ from .chunking import ChunkParams
 from .docstore import DocStore, now, with_removal, with_restore, with_upload
 from .errors import QuestionError, StorageError, storage_error
 from .followup import rewrite_followup
-from .grounding import document_subject
+from .grounding import SUBJECT_SAMPLE_CHARS, document_subject
 from .indexing import (
     DEFAULT_CORPUS,
     DEFAULT_INDEX,
@@ -278,8 +278,12 @@ class Assistant:
         """The document's own subject (learned once per document)."""
         source, snapshot = passage.chunk.source, self.snapshot()
         if source not in snapshot.subjects:
-            chunks = snapshot.kb.chunks
-            texts = [c.text for c in chunks.many(chunks.fids_of(source))]  # in order, by id
+            chunks, texts = snapshot.kb.chunks, []
+            ids = list(chunks.fids_of(source))  # in order
+            for at in range(0, len(ids), 16):  # only as much as the opening sample needs
+                texts += [c.text for c in chunks.many(ids[at : at + 16])]
+                if sum(map(len, texts)) >= SUBJECT_SAMPLE_CHARS:
+                    break
             snapshot.subjects[source] = document_subject(passage.chunk.title, texts, self.tokenizer)
         return snapshot.subjects[source]
 
