@@ -194,3 +194,18 @@ def test_a_different_modifier_of_the_asked_phrase_is_a_gap(shared_tokenizer):
     assert "value" not in kinds("全县建成企业技术中心43家。")
     assert "value" in kinds("全县建成工程技术中心43家。")
     assert "value" in kinds("企业共建成工程技术中心43家。")
+
+
+def test_the_quote_adds_the_passages_next_best_sentence_when_both_fit(assistant):
+    """An answer often spans two sentences: the quote shows the chosen one and the runner-up
+    of the same passage (in text order, ≤ 150 characters), and highlights both."""
+    answer = assistant.ask("桐庐县的县长是谁？")
+    cited = answer.citations[0]
+    spans = cited.highlights
+    assert answer.found and len(spans) == 2 and spans[0][1] <= spans[1][0]
+    quoted = [cited.text[a:b] for a, b in spans]
+    assert all(part in answer.answer for part in quoted)
+    assert any("李明远" in part for part in quoted) and answer.short_answer == "李明远"
+    assert len(answer.answer) <= 150 + len(answer.short_answer) + 4
+    alone = assistant.ask("2019年桐庐县工业总产值是多少？")  # the others lack its year
+    assert len(alone.citations[0].highlights) == 1
