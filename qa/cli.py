@@ -97,7 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("jieba", "bm25s"):  # both set their loggers to DEBUG when imported
         logging.getLogger(noisy).setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at exit
+        return code
+    except BrokenPipeError:  # stdout closed early (``| head``): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what the shell reports for a tool killed by the pipe
     except OSError as exc:
         if exc.errno in STORAGE_ERRNOS and not isinstance(exc, QAError):
             exc = storage_error(exc, exc.filename or "")
@@ -113,6 +118,8 @@ def _fail(exc: BaseException, verbose: bool) -> int:
         message = f"内部错误：{type(exc).__name__}: {exc}{hint}"
         if verbose:
             log.error("traceback", exc_info=exc)
+    elif isinstance(exc, FileNotFoundError) and not isinstance(exc, QAError):
+        message = f"找不到文件或文件夹：{exc.filename}"
     else:
         message = str(exc)
     print(f"错误：{message}", file=sys.stderr)

@@ -4,6 +4,7 @@ upload route."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -94,11 +95,12 @@ class UploadQuota:
             for old in [k for k, (_, _, since) in self.used.items() if now - since > self.window_s]:
                 del self.used[old]
             files, used, since = self.used.get(key, (0, 0, now))
+            per = "每小时" if self.window_s == 3600 else f"每 {self.window_s / 60:g} 分钟"
             if files + 1 > self.max_files:
-                return f"本次会话最多上传 {self.max_files} 个文件，请稍后再试"
+                return f"{per}最多上传 {self.max_files} 个文件，请稍后再试"
             if used + size > self.max_bytes:
                 mb = self.max_bytes // 1024 // 1024
-                return f"本次会话上传总量已达上限（{mb} MB），请稍后再试"
+                return f"{per}上传总量已达上限（{mb} MB），请稍后再试"
             if sum(u for _, u, _ in self.used.values()) + size > self.total_bytes:
                 return "服务器暂存的上传文件已满，请稍后再试"
             self.used[key] = (files + 1, used + size, since)
@@ -138,9 +140,18 @@ class UploadLimit:
 
 
 def visitor(request) -> str:
-    """Who posts: the last address in ``X-Forwarded-For`` (added by the nearest proxy,
-    which a client cannot forge), else the peer's address."""
+    """Who posts: the peer's address; when the peer is a proxy (a loopback or private
+    address: a reverse proxy on this host or network, a Space's router), the last address
+    in ``X-Forwarded-For``, which that proxy added. A client on the internet talking to
+    the app directly could write any ``X-Forwarded-For``, so it is not read for them."""
+    peer = request.client.host if request.client else ""
     forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",")]
-    if forwarded[-1]:
-        return forwarded[-1]
-    return request.client.host if request.client else ""
+    return forwarded[-1] if forwarded[-1] and _is_proxy(peer) else peer
+
+
+def _is_proxy(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private

@@ -38,7 +38,7 @@ def test_upload_caps_per_session(tmp_path):
     small.write_bytes(b"x" * 400)
     assert quota.take("s1", small) is None
     assert quota.take("s1", small) is None
-    assert "最多上传 2 个文件" in quota.take("s1", small)
+    assert quota.take("s1", small) == "每小时最多上传 2 个文件，请稍后再试"
     assert quota.take("s2", small) is None, "another session has its own allowance"
     big = tmp_path / "b.txt"
     big.write_bytes(b"x" * 700)
@@ -81,7 +81,10 @@ def test_upload_route_is_capped_per_visitor_and_editors_are_exempt():
     from starlette.testclient import TestClient
 
     quota = UploadQuota(max_files=3, max_bytes=2500)
-    client = TestClient(_tiny_app(quota, exempt=lambda r: r.cookies.get("editor") == "yes"))
+    proxy = ("10.0.0.1", 50000)  # a reverse proxy in front of the app
+    client = TestClient(
+        _tiny_app(quota, exempt=lambda r: r.cookies.get("editor") == "yes"), client=proxy
+    )
     post = lambda who="", **kw: client.post(  # noqa: E731
         "/gradio_api/upload", content=b"x" * 1000, headers={"x-forwarded-for": who}, **kw
     )
@@ -125,3 +128,18 @@ def test_the_real_upload_route_refuses_the_third_9_mb_post(tmp_path, monkeypatch
         assert "上限" in response.json()["error"]
         assert len(kept) == 2 and all(p.exists() for p in kept)
     assert not any(p.exists() for p in kept), "the upload cache is emptied when the server stops"
+
+
+def test_a_direct_client_cannot_choose_its_address_by_x_forwarded_for():
+    """Without a proxy in between, ``X-Forwarded-For`` is whatever the client wrote."""
+    from starlette.testclient import TestClient
+
+    quota = UploadQuota(max_files=2)
+    client = TestClient(_tiny_app(quota), client=("93.184.216.34", 50000))
+    post = lambda who: client.post(  # noqa: E731
+        "/gradio_api/upload", content=b"x", headers={"x-forwarded-for": who}
+    )
+    assert post("1.1.1.1").status_code == 200 and post("2.2.2.2").status_code == 200
+    refused = post("3.3.3.3")
+    assert refused.status_code == 413, "a new forged address is no new allowance"
+    assert refused.json()["error"] == "每小时最多上传 2 个文件，请稍后再试"

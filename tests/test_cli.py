@@ -204,3 +204,24 @@ def test_subprocess_is_quiet_without_verbose(runs):
     _, asked, _ = runs
     assert asked.returncode == 0
     assert "DEBUG" not in asked.stderr and "Building prefix dict" not in asked.stderr
+
+
+def test_a_missing_question_file_is_named_in_chinese(tmp_path, capsys):
+    rc = main(["batch", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "out.csv")])
+    err = capsys.readouterr().err
+    assert rc != 0 and f"找不到文件或文件夹：{tmp_path / 'missing.csv'}" in err
+    assert "Errno" not in err and "No such file" not in err
+
+
+def test_output_closed_early_stops_quietly(index):
+    """``python -m qa ask … | head -1``: the reader leaves; no 内部错误, no traceback."""
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "PYTHONIOENCODING": "utf-8"}
+    args = ["ask", "--index", str(index), "--model", "fake", QUESTION, "--json"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qa", *args],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    proc.stdout.close()  # the reader is gone before anything is written
+    err = proc.stderr.read().decode("utf-8")
+    assert proc.wait(timeout=120) == 141
+    assert "内部错误" not in err and "Traceback" not in err and "BrokenPipe" not in err
