@@ -23,7 +23,7 @@ from .text import Tokenizer, fold
 # Why a question was refused, for the user; {term} / {subject} are filled in.
 REASONS = {
     "name": "资料中没有提到“{term}”的相关内容。",
-    "name_subject": "资料中只有{subject}的数据，没有提到{term}。",
+    "name_subject": "资料中只有{subject}的这项数据，没有{term}的。",
     "name_far": "资料中没有把“{term}”与所问内容联系起来。",
     "year": "资料中没有{term}年的相关数据。",
     "level": "资料中没有“{term}”的相关数据。",

@@ -23,7 +23,7 @@ from embeddings import FakeEncoder
 from qa import Assistant, build_index, chunk_document
 from qa.readers import ReadOptions, UnreadableDocument, read_document, read_folder, registry
 from qa.readers import ocr as ocr_module
-from qa.readers.base import date_in_text, parse_date
+from qa.readers.base import date_in_name, date_in_text, parse_date
 from qa.readers.layout import Line, reading_order
 from qa.records import Document
 
@@ -416,6 +416,18 @@ def test_document_dates():
     assert date_in_text("# 标题\n论文集\n2018 年 10 月\n正文写于2001年。") == "2018-10"
     assert date_in_text("# 通知\n正文提到2001年3月的事。\n（2020年1月6日）") == "2020-01-06"
     assert date_in_text("# 通知\n正文提到2001年3月的事。") == ""
+
+
+def test_a_date_in_the_file_name_beats_the_files_time(tmp_path):
+    """A clone or copy resets a file's time; a date its name states does not change."""
+    assert date_in_name("纪要-20200106.pdf") == "2020-01-06"
+    assert date_in_name("papers-2018-10.md") == "2018-10"
+    assert date_in_name("window-2020.txt") == "2020"
+    assert date_in_name("v12345.txt") == ""
+    path = tmp_path / "feature-2020.txt"
+    path.write_text("慈溪市位于杭州湾南岸。", encoding="utf-8")
+    os.utime(path, (1577836800 * 1.1, 1577836800 * 1.1))  # 2025
+    assert read_document(path).date == "2020"
 
 
 def test_document_date_falls_back_to_the_file(tmp_path):

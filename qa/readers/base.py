@@ -108,6 +108,24 @@ def date_in_text(text: str, head: int = 12, tail: int = 6) -> str:
     return ""
 
 
+_DATE_COMPACT = re.compile(r"(?<!\d)((?:19|20)\d\d)(0[1-9]|1[0-2])([0-2]\d|3[01])(?!\d)")
+_YEAR_ALONE = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+
+
+def date_in_name(name: str) -> str:
+    """A date the file name states (``report-2020-01-06.pdf``, ``20200106``, ``…-2018.md``:
+    ``2018``), else "" — a better guess than the file's time, which a copy or clone resets."""
+    stem = name.rsplit("/", 1)[-1]
+    found = parse_date(stem)
+    if found:
+        return found
+    m = _DATE_COMPACT.search(stem)
+    if m:
+        return iso_date(*m.groups())
+    m = _YEAR_ALONE.search(stem)
+    return m.group(1) if m else ""
+
+
 def summary(pages: int, ocr_pages: int, passages: int) -> str:
     """What was read from one file, for the CLI and the app: ``12 页（OCR 3 页），45 个段落``."""
     parts = []

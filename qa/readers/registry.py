@@ -21,6 +21,7 @@ from .base import (
     Reader,
     ReadOptions,
     UnreadableDocument,
+    date_in_name,
     date_in_text,
     suffix_of,
 )
@@ -89,7 +90,7 @@ def read_document(
         title=extract.title or title_of(clean, fallback=Path(name).stem),
         text=clean,
         marks=marks,
-        date=date_in_text(clean) or extract.date or _file_date(path),
+        date=date_in_text(clean) or extract.date or date_in_name(name) or _file_date(path),
         pages=extract.pages,
         ocr_pages=extract.ocr_pages,
         notes=extract.notes,
