@@ -64,6 +64,8 @@ class TermMatcher:
         term = fold(term)
         if term in text or strip_place_suffix(term) in text:
             return True
+        if len(term) == 2 and term[1] in lx.RESULT_COMPLEMENT and term[0] in text:
+            return True  # 获得 ≈ 获 (获授权专利)
         parts = self.parts(term)
         return bool(parts) and all(p in text for p in parts)
 

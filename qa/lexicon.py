@@ -48,6 +48,7 @@ NAME_FLAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz", "eng"})
 PLACE_FLAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt"})
 NOUN_FLAGS = NAME_FLAGS | {"n", "nz", "vn", "an", "j"}
 # Words between the asked attribute and the question word ("…总产值 是 多少").
+RESULT_COMPLEMENT = "得到"  # 获得/达到: the verb alone (获, 达) says the same
 LINK_WORDS = frozenset(
     "是 有 为 的 了 达到 达 共 共有 总共 一共 约 大约 在 排 位居 居 叫 叫做 称为".split()
 )

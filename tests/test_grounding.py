@@ -209,3 +209,9 @@ def test_the_quote_adds_the_passages_next_best_sentence_when_both_fit(assistant)
     assert len(answer.answer) <= 150 + len(answer.short_answer) + 4
     alone = assistant.ask("2019年桐庐县工业总产值是多少？")  # the others lack its year
     assert len(alone.citations[0].highlights) == 1
+
+
+def test_a_verb_with_its_result_complement_matches_the_verb_alone(shared_tokenizer):
+    matcher = TermMatcher(shared_tokenizer)
+    assert matcher.found("获得", "五年累计获授权专利4.2万余件")
+    assert not matcher.found("获得", "五年累计申请专利4.2万余件")
