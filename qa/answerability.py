@@ -53,6 +53,7 @@ FEATURES = (
     "kind_list",
     "kind_other",
 )
+GAPS = tuple(f for f in FEATURES if f.startswith("gap_")) + ("scope_missing",)  # any: not grounded
 WRONG_COST = 10.0  # a confident wrong answer costs this many refusals
 
 
@@ -143,22 +144,12 @@ def features(
 def grounded(row: dict[str, float]) -> float:
     """1 when the sentence holds every word of the question, the attribute as one phrase and
     a short answer of the asked kind, with nothing missing; else 0."""
-    gaps = (
-        "gap_name",
-        "gap_name_far",
-        "gap_year",
-        "gap_level",
-        "gap_unknown",
-        "gap_value",
-        "gap_attribute",
-        "scope_missing",
-    )
     return float(
         row["sentence_cov"] >= 0.999
         and row["attribute_whole"] == 1.0
         and row["has_value"] == 1.0
         and row["short_found"] == 1.0
-        and not any(row[g] for g in gaps)
+        and not any(row[g] for g in GAPS)
     )
 
 

@@ -99,12 +99,12 @@ def phrase_found(words: Iterable[str], text: str, slack: int = 4) -> bool:
     return bool(phrase_starts(words, text, slack))
 
 
-def other_modifier(sentence: str, at: int, tokenizer: Tokenizer) -> bool:
-    """Does another noun qualify the phrase starting at ``at`` (工程|技术中心, or 技术 inside
-    the word 工程技术)?"""
+def other_modifier(tagged: list[tuple[str, str]], at: int) -> bool:
+    """Does another noun qualify the phrase starting at ``at`` of the ``tagged`` sentence
+    (工程|技术中心, or 技术 inside the word 工程技术)?"""
     pos = 0
     previous = ("", "")
-    for word, flag in tokenizer.tagged(sentence):
+    for word, flag in tagged:
         if pos <= at < pos + len(word):
             return pos < at or (previous[1].startswith("n") and len(previous[0]) >= 2)
         previous, pos = (word, flag), pos + len(word)
@@ -243,7 +243,8 @@ def ground(
     held = [w for w in nouns if w in sentence]
     starts = phrase_starts(held, sentence)
     qualified = bool(held) and held[0] != nouns[0]  # its first word missing: 企业|技术中心
-    if qualified and all(other_modifier(sentence, at, matcher.tokenizer) for at in starts):
+    tagged = matcher.tokenizer.tagged(sentence) if qualified else []
+    if qualified and all(other_modifier(tagged, at) for at in starts):
         starts = []  # the sentence's 工程技术中心 is not the question's 企业技术中心
     bound = matcher.found(attribute[-1], sentence) and bool(starts) if attribute else True
     if (  # what is asked about is nowhere in the passage, nor anywhere in the corpus
