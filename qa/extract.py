@@ -140,6 +140,9 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
     by_level = level_value(frame, sentence)
     if by_level is not None:
         return by_level
+    counted = counted_value(frame, sentence)
+    if counted:
+        return counted
     at = anchor(frame, sentence, matcher)
     # the clause holding the question's year comes first ("2003年…突破1000亿元，2017年…")
     for year in frame.years:
@@ -152,6 +155,20 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
     after = [m for m in spans if m.start() >= at]
     chosen = after[0] if after else (spans[-1] if spans else None)
     return _with_prefix(sentence, chosen) if chosen else ""
+
+
+def counted_value(frame: Frame, sentence: str) -> str:
+    """几家企业 asks for the number of 企业: the value whose measure word the noun follows
+    (…3家企业成功上市，…总数达10家 → 3家); "" when the question is not of that shape."""
+    if not frame.unit or not frame.attribute:
+        return ""
+    noun = frame.attribute[0]
+    if not re.search(rf"(?:几|多少){re.escape(frame.unit)}{re.escape(noun)}", frame.question):
+        return ""
+    for m in values_of(sentence, frame.unit):
+        if sentence.startswith(noun, m.end()) and _not_question_number(m.group(), frame):
+            return _with_prefix(sentence, m)
+    return ""
 
 
 def _with_prefix(sentence: str, m: re.Match) -> str:

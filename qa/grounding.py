@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import lexicon as lx
 from .question import Frame
@@ -25,7 +25,7 @@ REASONS = {
     "name": "资料中没有提到“{term}”的相关内容。",
     "name_subject": "资料中只有{subject}的这项数据，没有{term}的。",
     "name_far": "资料中没有把“{term}”与所问内容联系起来。",
-    "year": "资料中没有{term}年的相关数据。",
+    "year": "资料中没有{term}的相关数据。",
     "level": "资料中没有“{term}”的相关数据。",
     "unknown": "资料中没有提到“{term}”。",
     "value": "资料中没有给出“{term}”的具体数值。",
@@ -120,6 +120,8 @@ def document_subject(title: str, texts: Iterable[str], tokenizer: Tokenizer) -> 
     sample = title + "\n" + "\n".join(texts)[:SUBJECT_SAMPLE_CHARS]
     counts: Counter[str] = Counter()
     for word, flag in tokenizer.tagged(sample):
+        if lx.SUFFIX_WORD.fullmatch(word):
+            continue  # 上市 is no place
         if (
             len(word) >= 2
             and flag in ("ns", "nrt", "nt")
@@ -128,6 +130,28 @@ def document_subject(title: str, texts: Iterable[str], tokenizer: Tokenizer) -> 
         ):
             counts[strip_place_suffix(word)] += 3 if word in title else 1
     return counts.most_common(1)[0][0] if counts else ""
+
+
+def document_year(date: str) -> int | None:
+    """The year of a document's ISO date (``2018-10`` → 2018), None when unknown."""
+    return int(date[:4]) if re.match(r"\d{4}", date or "") else None
+
+
+def resolve_relative_years(text: str, year: int | None) -> str:
+    """今年/去年/前年/明年 as the years they mean in a document of ``year`` (in a 2020 report
+    去年 is 2019年); the text unchanged when the document's year is unknown."""
+    if year is None:
+        return text
+    return lx.RELATIVE_YEAR.sub(lambda m: f"{year + lx.RELATIVE_YEARS[m.group()]}年", text)
+
+
+def asked_years(frame: Frame, year: int | None) -> tuple[str, ...]:
+    """The years a question asks about: its own, and its 今年/去年 read against the date of
+    the document that would answer it (unresolved words stay words)."""
+    relative = tuple(
+        str(year + lx.RELATIVE_YEARS[w]) if year is not None else w for w in frame.relative_years
+    )
+    return tuple(dict.fromkeys(frame.years + relative))
 
 
 @dataclass(frozen=True)
@@ -185,16 +209,35 @@ def ground(
     weight: Callable[[str], float],
     known: Callable[[str], bool],
     passage: str = "",
+    doc_year: int | None = None,
 ) -> Support:
     """Check every part of ``frame`` against the evidence: names and levels against the
     sentence with its heading path and title (``near``), years and unknown words against the
     ``window`` that adds the sentence before; a name only the rest of the ``passage`` holds is
-    a soft gap."""
-    sentence, near, window, passage = fold(sentence), fold(near), fold(window), fold(passage)
+    a soft gap. 今年/去年, in the question and in the evidence, are the years they mean in a
+    document dated ``doc_year``."""
+    years = asked_years(frame, doc_year)
+    said = {y: f"{y}年" for y in years}  # how a missing year is named to the user
+    if doc_year is not None:
+        said.update(
+            {
+                str(doc_year + lx.RELATIVE_YEARS[w]): f"{w}（{doc_year + lx.RELATIVE_YEARS[w]}年）"
+                for w in frame.relative_years
+            }
+        )
+    if doc_year is not None and frame.relative_years:
+        question = resolve_relative_years(frame.question, doc_year)
+        frame = replace(frame, years=years, question=question, relative_years=())
+    sentence, near, window, passage = (
+        fold(resolve_relative_years(t, doc_year)) for t in (sentence, near, window, passage)
+    )
     gaps: list[Gap] = []
     stated = set(lx.YEAR.findall(sentence))
-    for year in frame.years:  # a sentence that names other years speaks of those
-        if year not in window or (stated and year not in sentence):
+    for year in years:  # a sentence that names other years speaks of those
+        if year.isdigit():
+            if year not in window or (stated and year not in sentence):
+                gaps.append(Gap("year", said[year]))
+        elif year not in window:  # 去年 of a document with no date: only its own word
             gaps.append(Gap("year", year))
     subject_l = fold(subject)
     for level in frame.levels:

@@ -36,6 +36,8 @@ YEAR = re.compile(r"(?<!\d)((?:1[89]|20)\d\d)(?:年|(?=[-—－至到]))")
 YEAR_IN_QUESTION = re.compile(r"(?<!\d)((?:1[89]|20)\d\d)(?!\d)")
 NUMBER_IN_QUESTION = re.compile(r"\d+(?:\.\d+)?")
 RELATIVE_YEARS = {"今年": 0, "去年": -1, "前年": -2, "明年": 1}
+# a relative year that names the time spoken of (not 比去年 / 较去年同期, a comparison's base)
+RELATIVE_YEAR = re.compile(r"(?<![比较于])(今年|去年|前年|明年)")
 # Qualifiers that change what is counted: the evidence must say them too.
 LEVEL = re.compile(r"(?:国家|省|市|县|区|镇|乡|村|国际|世界|部|5A|4A|3A)级")
 SCOPE = ("规上", "规模以上", "规下", "累计", "新增", "净增", "人均", "亩均", "年均", "首批", "唯一")
@@ -43,6 +45,8 @@ SCOPE_SAME = {"规上": ("规上", "规模以上"), "规模以上": ("规上", "
 # A document's way of naming its own subject ("我市" in a report about a city).
 SELF_REFERENCE = re.compile(r"[我本全该][市县区镇乡村省州]")
 PLACE_SUFFIX = re.compile(r"(?<=..)(?:省|市|县|区|镇|乡|村|州)$")
+# one character and a place suffix is a word, not a place (上市, 闹市), whatever its tag
+SUFFIX_WORD = re.compile(r".(?:省|市|县|区|镇|乡|村|州)")
 # jieba part-of-speech flags of names: places, people, organisations, other proper nouns.
 NAME_FLAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz", "eng"})
 PLACE_FLAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt"})

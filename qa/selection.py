@@ -25,7 +25,7 @@ from .answering import (
 )
 from .chunking import sentence_spans
 from .extract import named_in, short_answer
-from .grounding import Gap, Support, TermMatcher, ground, reason
+from .grounding import Gap, Support, TermMatcher, document_year, ground, reason
 from .question import Frame, analyse
 from .records import Passage
 from .text import Tokenizer, fold
@@ -129,6 +129,7 @@ class AnswerSelector:
             support = ground(
                 frame, sentence, *window_of(passage, e.start, e.end), subject,
                 self.matcher, self.weight, self.known, passage.chunk.text,
+                document_year(passage.chunk.date),
             )  # fmt: skip
             short = short_answer(frame, sentence, self.matcher, subject)
             if frame.kind == "number" and not short:

@@ -215,3 +215,59 @@ def test_a_verb_with_its_result_complement_matches_the_verb_alone(shared_tokeniz
     matcher = TermMatcher(shared_tokenizer)
     assert matcher.found("获得", "五年累计获授权专利4.2万余件")
     assert not matcher.found("获得", "五年累计申请专利4.2万余件")
+
+
+def test_relative_years_are_read_against_the_documents_date(shared_tokenizer):
+    """今年/去年, in the question and in the evidence, are the years they mean in the
+    document's year; 比去年 is a comparison's base, not the year spoken of."""
+    matcher = TermMatcher(shared_tokenizer)
+
+    def years(question: str, sentence: str, doc_year: int | None) -> list[str]:
+        frame = analyse(question, shared_tokenizer)
+        support = ground(
+            frame, sentence, sentence, sentence, "桐庐", matcher, lambda t: 1.0,
+            lambda t: True, sentence, doc_year,
+        )  # fmt: skip
+        return [g.term for g in support.gaps if g.kind == "year"]
+
+    stated = "2019年我县工业总产值达到512.6亿元。"
+    assert years("去年桐庐县工业总产值是多少？", stated, 2020) == []
+    assert years("去年桐庐县工业总产值是多少？", stated, 2019) == ["去年（2018年）"]
+    assert years("去年桐庐县工业总产值是多少？", stated, None) == ["去年"]
+    relative = "去年我县工业总产值达到512.6亿元。"
+    assert years("2019年桐庐县工业总产值是多少？", relative, 2020) == []
+    assert years("2018年桐庐县工业总产值是多少？", relative, 2020) == ["2018年"]
+    base = "今年我县工业总产值达到512.6亿元，比去年增长8%。"
+    assert years("2020年桐庐县工业总产值是多少？", base, 2020) == []
+
+
+def test_one_character_and_a_place_suffix_is_no_place(shared_tokenizer):
+    """jieba's dictionary tags 上市 as a place name: it is neither a name the evidence must
+    hold nor a document's subject."""
+    frame = analyse("桐庐县有几家企业成功上市？", shared_tokenizer)
+    assert "上市" not in frame.names and "上市" not in frame.places
+    text = "企业上市。成功上市。桐庐县工业。"
+    assert document_subject("上市工作报告", [text], shared_tokenizer) == "桐庐"
+
+
+def test_a_count_is_the_value_whose_measure_word_the_noun_follows(shared_tokenizer):
+    matcher = TermMatcher(shared_tokenizer)
+    frame = analyse("桐庐县有几家企业成功上市？", shared_tokenizer)
+    sentence = "今年，甲公司、乙公司、丙公司3家企业成功上市，全县上市企业总数达10家。"
+    assert short_answer(frame, sentence, matcher) == "3家"
+
+
+def test_a_reports_own_today_answers_a_question_about_its_year(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "tonglu-2020.md").write_text(
+        "# 桐庐县2020年工作总结\n\n今年，全县甲公司、乙公司、丙公司3家企业成功上市。\n\n"
+        "去年全县工业总产值达到512.6亿元。\n",
+        "utf-8",
+    )
+    a = Assistant.open(tmp_path / "idx", corpus=corpus, model=FakeEncoder())
+    a.selector.model = replace(default_model(), threshold=0.0)
+    assert a.ask("2019年桐庐县工业总产值是多少？").short_answer == "512.6亿元"
+    assert a.ask("今年桐庐县有几家企业成功上市？").short_answer == "3家"
+    refused = a.ask("2018年桐庐县工业总产值是多少？")
+    assert not refused.found and "2018年" in refused.reason
