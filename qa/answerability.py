@@ -48,6 +48,8 @@ FEATURES = (
     "bigram_passage",
     "short_echo",
     "first_passage",
+    "dense_cos",
+    "dense_best",
     "kind_number",
     "kind_year",
     "kind_list",
@@ -104,10 +106,14 @@ def features(
     margin: float,
     short_echo: float = 0.0,
     first_passage: bool = False,
+    dense: float = 0.0,
+    dense_best: float = 0.0,
 ) -> np.ndarray:
     """One candidate's row; ``short_echo`` is the share of the short answer's characters the
     question itself holds (an answer repeats no part of its question), ``first_passage``
-    whether the sentence comes from the best-retrieved passage."""
+    whether the sentence comes from the best-retrieved passage, ``dense`` the cosine of the
+    question and the sentence's passage, ``dense_best`` the highest over the retrieved
+    passages (nothing close in meaning: likely nothing answers)."""
     gaps = {g.kind for g in support.gaps}
     row: dict[str, float] = {
         "sentence_cov": support.sentence_cov,
@@ -132,6 +138,8 @@ def features(
         "bigram_passage": support.bigram_passage,
         "short_echo": short_echo,
         "first_passage": float(first_passage),
+        "dense_cos": dense,
+        "dense_best": dense_best,
         "kind_number": float(kind == "number"),
         "kind_year": float(kind == "year"),
         "kind_list": float(kind == "list"),

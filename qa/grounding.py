@@ -119,9 +119,11 @@ def document_subject(title: str, texts: Iterable[str], tokenizer: Tokenizer) -> 
     and opening text (self-references such as 我市 count for the subject)."""
     sample = title + "\n" + "\n".join(texts)[:SUBJECT_SAMPLE_CHARS]
     counts: Counter[str] = Counter()
+    previous = "x"
     for word, flag in tokenizer.tagged(sample):
-        if lx.SUFFIX_WORD.fullmatch(word):
-            continue  # 上市 is no place
+        previous, before = flag, previous
+        if lx.SUFFIX_WORD.fullmatch(word) and not before.startswith("n"):
+            continue  # 成功|上市 is no place (前湾|新区 is)
         if (
             len(word) >= 2
             and flag in ("ns", "nrt", "nt")

@@ -57,8 +57,8 @@ def _merge_places(tagged: list[tuple[str, str]]) -> list[tuple[str, str]]:
     split question word (多 + 大 → 多大)."""
     out: list[tuple[str, str]] = []
     for word, flag in tagged:
-        if flag == "ns" and lx.SUFFIX_WORD.fullmatch(word):
-            flag = "v"  # 成功|上市: jieba's dictionary tags 上市 as a place
+        if flag == "ns" and lx.SUFFIX_WORD.fullmatch(word) and not (out and out[-1][1][0] == "n"):
+            flag = "n"  # 成功|上市: jieba's dictionary tags 上市 as a place (前湾|新区 stays)
         if out and word in "省市县区镇乡村州" and out[-1][1] in lx.NAME_FLAGS:
             out[-1] = (out[-1][0] + word, "ns")
         elif out and out[-1][0] == "多" and word in "大高长重远久宽深":

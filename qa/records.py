@@ -70,6 +70,7 @@ class Passage:
 
     chunk: Chunk
     score: float
+    dense: float = 0.0  # cosine of the question's and the passage's vectors (not rescaled)
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ class Retriever:
             rows = self.kb.hybrid(
                 queries, vectors, k, self.lexical_weight, self.candidates, sources
             )
-            return [[Passage(chunk, score) for chunk, score in row] for row in rows]
+            return [[Passage(*found) for found in row] for row in rows]
         if not len(self.ids):
             return [[] for _ in queries]
         vectors = self.encoder.encode_queries(list(queries))
@@ -118,7 +118,9 @@ class Retriever:
                 best = top_k(masked, k)
                 best = best[allowed[best]]
             chunks = self.chunks_at(best)
-            results.append([Passage(c, float(fused[i])) for c, i in zip(chunks, best)])
+            results.append(
+                [Passage(c, float(fused[i]), float(dense[i])) for c, i in zip(chunks, best)]
+            )
         return results
 
     def _allowed(self, sources: Collection[str]) -> np.ndarray:

@@ -122,6 +122,7 @@ class AnswerSelector:
             if len(picked) == CANDIDATES:
                 break
         rows, built = [], []
+        dense_best = max((p.dense for p in passages), default=0.0)
         for e in picked:
             passage = passages[e.passage]
             sentence = passage.chunk.text[e.start : e.end]
@@ -148,6 +149,8 @@ class AnswerSelector:
                     e.score - other,
                     echo,
                     e.passage == 0,
+                    passage.dense,
+                    dense_best,
                 )  # fmt: skip
             )
             built.append((e, sentence, support, short, subject))

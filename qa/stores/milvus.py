@@ -405,9 +405,9 @@ class MilvusStore:
         lexical_weight: float,
         candidates: int = 100,
         sources: Collection[str] | None = None,
-    ) -> list[list[tuple[Chunk, float]]]:
-        """Top ``k`` (passage, fused score) per query, best first; ``sources`` (document
-        names) keeps only those documents' passages (``None``: all)."""
+    ) -> list[list[tuple[Chunk, float, float]]]:
+        """Top ``k`` (passage, fused score, dense score) per query, best first; ``sources``
+        (document names) keeps only those documents' passages (``None``: all)."""
         if not len(texts) or self.count() == 0 or (sources is not None and not sources):
             return [[] for _ in texts]
         expr = "" if sources is None else f"source in [{', '.join(map(_quote, sorted(sources)))}]"
@@ -415,17 +415,20 @@ class MilvusStore:
             rows = self._weighted(texts, vectors, k, lexical_weight, candidates, expr)
         else:
             rows = self._client_fused(texts, vectors, k, lexical_weight, candidates, expr)
-        flat = [fid for row in rows for fid, _ in row]
+        flat = [fid for row in rows for fid, _, _ in row]
         found = dict(zip(flat, self.chunks.many(flat)))
-        return [[(found[fid], score) for fid, score in row] for row in rows]
+        return [[(found[fid], score, dense) for fid, score, dense in row] for row in rows]
 
     def _weighted(
         self, texts, vectors, k, weight, candidates, expr=""
-    ) -> list[list[tuple[int, float]]]:
+    ) -> list[list[tuple[int, float, float]]]:
         from pymilvus import AnnSearchRequest, WeightedRanker
 
+        dense_scores, dense_ids = self.search_ids(vectors, candidates, expr)
         out = []
-        for text, vector in zip(texts, vectors):
+        for text, vector, d_scores, d_ids in zip(texts, vectors, dense_scores, dense_ids):
+            floor = float(d_scores.min()) if d_scores.size else 0.0
+            dense_of = dict(zip(d_ids, d_scores.tolist()))
             reqs = [
                 AnnSearchRequest(
                     data=[text], anns_field="sparse", param={}, limit=candidates, expr=expr
@@ -441,12 +444,17 @@ class MilvusStore:
             hits = self.client.hybrid_search(
                 self.collection, reqs, WeightedRanker(weight, 1.0 - weight), limit=k
             )
-            out.append([(int(h["pk"]), float(h["distance"])) for h in hits[0]])
+            out.append(
+                [
+                    (int(h["pk"]), float(h["distance"]), dense_of.get(int(h["pk"]), floor))
+                    for h in hits[0]
+                ]
+            )
         return out
 
     def _client_fused(
         self, texts, vectors, k, weight, candidates, expr=""
-    ) -> list[list[tuple[int, float]]]:
+    ) -> list[list[tuple[int, float, float]]]:
         """The embedded path's fusion over the union of both candidate lists: BM25 min-max
         over passages (unmatched ones score 0), dense min-max with the lowest dense
         candidate's score for the others."""
@@ -463,7 +471,7 @@ class MilvusStore:
             lexical = np.array([0.0, *(lex.get(i, 0.0) for i in ids)], np.float32)
             dense = np.array([floor, *(dense_of.get(i, floor) for i in ids)], np.float32)
             fused = (weight * minmax(lexical) + (1 - weight) * minmax(dense))[1:]  # [0]: the rest
-            out.append([(ids[j], float(fused[j])) for j in top_k(fused, k)])
+            out.append([(ids[j], float(fused[j]), float(dense[j + 1])) for j in top_k(fused, k)])
         return out
 
     def copy(self) -> MilvusStore:
