@@ -254,6 +254,8 @@ def short_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: str
     """The direct answer inside ``sentence`` ("" when none can be told apart), quoted from
     the original text (matching runs on the folded, same-length text)."""
     folded = fold(sentence)
+    if frame.kind == "reason":
+        return ""  # why/how: the quoted sentence is the answer, no fragment of it
     if frame.kind == "number":
         span = number_answer(frame, folded, matcher, subject)
     elif frame.kind == "year":

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 
 # What a question asks, by kind (checked in this order).
-ASKS_LIST = re.compile(r"哪些|哪几[个家项种类所座条位]?|有什么|包括什么|包含什么|有哪")
+ASKS_LIST = re.compile(r"哪些|哪几[个家项种类所座条位]?|包括什么|包含什么|有哪")
+# why / how: the answer is a clause, no value to pull out of the sentence
+ASKS_REASON = re.compile(r"为什么|为何|怎么|如何|怎样")
 ASKS_YEAR = re.compile(r"哪[一]?年|何年|什么时候|何时|哪个年份|什么年份|哪年")
 ASKS_NUMBER = re.compile(r"多少|第几|几[^乎何]|几$|多[大高长重远久宽深]|比例|百分之几|排名")
 ASKS_PERSON = re.compile(r"谁|什么人|哪位")

@@ -17,7 +17,7 @@ from .text import Tokenizer, fold
 @dataclass(frozen=True)
 class Frame:
     question: str
-    kind: str  # list | year | number | person | place | what | other
+    kind: str  # list | year | number | reason | person | place | what | other
     unit: str  # measure word asked for ("家" in 多少家), or ""
     years: tuple[str, ...]  # "2017"
     relative_years: tuple[str, ...]  # 今年, 去年
@@ -43,6 +43,7 @@ def question_kind(question: str) -> str:
         ("list", lx.ASKS_LIST),
         ("year", lx.ASKS_YEAR),
         ("number", lx.ASKS_NUMBER),
+        ("reason", lx.ASKS_REASON),
         ("person", lx.ASKS_PERSON),
         ("place", lx.ASKS_PLACE),
         ("what", lx.ASKS_WHAT),

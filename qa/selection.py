@@ -144,7 +144,7 @@ class AnswerSelector:
                 features(
                     support,
                     frame.kind,
-                    bool(short),
+                    bool(short) or frame.kind == "reason",  # why/how: nothing to pull out
                     e.score,
                     e.score - other,
                     echo,

@@ -271,3 +271,14 @@ def test_a_reports_own_today_answers_a_question_about_its_year(tmp_path):
     assert a.ask("今年桐庐县有几家企业成功上市？").short_answer == "3家"
     refused = a.ask("2018年桐庐县工业总产值是多少？")
     assert not refused.found and "2018年" in refused.reason
+
+
+def test_why_and_how_questions_are_answered_by_the_sentence_not_a_fragment(shared_tokenizer):
+    matcher = TermMatcher(shared_tokenizer)
+    sentence = "由于原材料价格上涨，此战之后我县工业总产值增速放缓。"
+    for question in ("为什么桐庐县工业总产值增速放缓？", "桐庐县如何提高工业总产值？"):
+        frame = analyse(question, shared_tokenizer)
+        assert frame.kind == "reason"
+        assert short_answer(frame, sentence, matcher) == ""
+    assert analyse("桐庐县的工业有什么特点？", shared_tokenizer).kind == "what"  # not a list
+    assert analyse("桐庐县有哪些工业园区？", shared_tokenizer).kind == "list"
