@@ -27,8 +27,8 @@ from .answering import (
 from .chunking import ChunkParams
 from .docstore import DocStore, now, with_removal, with_restore, with_upload
 from .errors import QuestionError, StorageError, storage_error
-from .followup import rewrite_followup
-from .grounding import SUBJECT_SAMPLE_CHARS, document_subject
+from .followup import needs_context, rewrite_followup
+from .grounding import REASONS, SUBJECT_SAMPLE_CHARS, document_subject
 from .indexing import (
     DEFAULT_CORPUS,
     DEFAULT_INDEX,
@@ -191,13 +191,15 @@ class Assistant:
         if self.settings.rule == "coverage":
             return self._answer_by_coverage(question, query, passages)
         decision = self.selector.decide(query, passages)
-        c = decision.chosen
+        alone = query == question and needs_context(question)  # "那2003年呢？" with no history
+        c = None if alone else decision.chosen
         order = rerank(passages, decision.evidence)
         if c is not None:  # the answer's passage is cited first
             order = [c.evidence.passage] + [i for i in order if i != c.evidence.passage]
         position = {old: new for new, old in enumerate(order)}
         highlights: dict[int, list[tuple[int, int]]] = {}
         sentences: tuple[Sentence, ...] = ()
+        why = ""
         if c is not None:
             n = position[c.evidence.passage] + 1
             highlights[c.evidence.passage] = list(decision.spans)
@@ -207,7 +209,7 @@ class Assistant:
             sentences = (Sentence(decision.quote, (n,), True),)
         else:
             short = ""
-            why = decision.reason
+            why = REASONS["followup"] if alone else decision.reason
             answer = NOT_FOUND if why == NOT_FOUND else f"{NOT_FOUND}{why}"
         extra = {
             "evidence_score": c.evidence.score if c else 0.0,
@@ -220,8 +222,8 @@ class Assistant:
             self._citations(passages, order, highlights),
             query,
             short_answer=short,
-            confidence=decision.confidence,
-            reason="" if c is not None else decision.reason,
+            confidence=0.0 if alone else decision.confidence,
+            reason="" if c is not None else why,
             sentences=sentences,
             extra=extra,
         )

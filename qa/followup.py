@@ -110,6 +110,17 @@ def _replace_same(pattern: re.Pattern, unit_group: int | None = None):
 _REPLACERS = (_replace_year, _replace_same(_LEVEL), _replace_same(_NUMBER, unit_group=2))
 
 
+def needs_context(question: str) -> bool:
+    """A follow-up that says nothing but a year, a level or a number ("那2003年呢？",
+    "省级呢？"): without the conversation before it, what it asks cannot be known."""
+    if not is_followup(question):
+        return False
+    rest = _focus(_clean(question))
+    for pattern in (_YEAR, _LEVEL, _NUMBER):
+        rest = pattern.sub("", rest)
+    return not _FILLER.sub("", _PRONOUN.sub("", rest))
+
+
 def rewrite_one(question: str, previous: str | None) -> str:
     """``question`` made self-contained with the (already self-contained) ``previous``
     question, or ``question`` unchanged when it is not a follow-up."""

@@ -31,6 +31,9 @@ REASONS = {
     "value": "资料中没有给出“{term}”的具体数值。",
     "attribute": "资料中没有关于“{term}”的内容。",
     "weak": "资料中没有找到能回答这个问题的内容。",
+    "followup": (
+        "这像是接着上一个问题的追问，但没有上一个问题：请把问题问完整（问的是哪里、哪一年的什么）。"
+    ),
 }
 # gaps that rule an answer out; the others are features the model weighs
 HARD_GAPS = ("year", "level", "name", "value", "attribute")

@@ -116,3 +116,12 @@ def test_a_previous_question_with_two_years_is_not_guessed_at():
     previous = "2003年到2017年工业总产值增长了多少？"
     got = rewrite_followup("那2010年呢？", [previous])
     assert got == "2003年到2017年工业总产值增长了多少，2010年呢？"
+
+
+def test_a_followup_that_says_only_a_year_or_level_needs_the_conversation():
+    from qa.followup import needs_context
+
+    assert needs_context("那2003年呢？") and needs_context("省级呢？")
+    assert needs_context("那它呢？")
+    assert not needs_context("那慈溪的工业总产值呢？")  # it says what it asks
+    assert not needs_context("2019年桐庐县工业总产值是多少？")

@@ -14,7 +14,7 @@ from embeddings import FakeEncoder
 from qa import Assistant
 from qa.answerability import default_model
 from qa.extract import short_answer
-from qa.grounding import TermMatcher, document_subject, ground, phrase_found
+from qa.grounding import REASONS, TermMatcher, document_subject, ground, phrase_found
 from qa.question import analyse
 
 REPORT = """# 桐庐县2019年经济发展报告
@@ -93,6 +93,12 @@ def test_followup_history_through_the_api(assistant):
     assert answer.short_answer == "300.2亿元"
     alone = assistant.ask("那2015年呢？")
     assert alone.short_answer != "300.2亿元"
+    fitted, assistant.selector.model = assistant.selector.model, default_model()
+    try:  # with the product's threshold it is refused, saying what is wrong with it
+        refused = assistant.ask("那2015年呢？")
+    finally:
+        assistant.selector.model = fitted
+    assert not refused.found and refused.reason == REASONS["followup"]
     batch = assistant.ask_many(["那2015年呢？", "那2015年呢？"], [[first], []])
     assert batch[0].short_answer == "300.2亿元" and batch[1].short_answer != "300.2亿元"
 
