@@ -25,12 +25,13 @@ from .answering import (
 )
 from .chunking import sentence_spans
 from .extract import named_in, short_answer
-from .grounding import Gap, Support, TermMatcher, document_year, ground, reason
+from .grounding import REASONS, Gap, Support, TermMatcher, document_year, ground, reason
 from .question import Frame, analyse
 from .records import Passage
 from .text import Tokenizer, fold
 
 CANDIDATES = 8  # sentences checked per question
+UNSURE_CONFIDENCE = 0.5  # a refusal this close to an answer says so (REASONS["unsure"])
 MAX_QUOTE_CHARS = 150
 
 
@@ -175,7 +176,7 @@ class AnswerSelector:
             confidence = self.model.confidence(x, scores, pick, where)
             chosen = cands[pick] if confidence >= self.model.threshold else None
         if chosen is None:
-            why = reason(best.support.gaps, best.subject) if best else reason((), "")
+            why = self.refusal_reason(cands, usable, confidence)
             return Decision(frame, evidence, None, best, "", why, confidence)
         second = self.companion(chosen, cands)
         quote = self.quote(query, chosen)
@@ -186,6 +187,18 @@ class AnswerSelector:
             (a, b), (c, d) = spans
             quote = text[a:d] if b == c else f"{text[a:b]}……{text[c:d]}"
         return Decision(frame, evidence, chosen, best, quote, "", confidence, tuple(spans))
+
+    @staticmethod
+    def refusal_reason(cands: list[Candidate], usable: list[int], confidence: float) -> str:
+        """Why nothing was answered: what the most probable candidate lacks (among those
+        with no hard gap, if any); a close candidate lacking nothing was not certain enough."""
+        pool = [cands[i] for i in usable] or cands
+        top = max(pool, key=lambda c: c.probability, default=None)
+        if top is not None and top.support.gaps:
+            return reason(top.support.gaps, top.subject)
+        if usable and confidence >= UNSURE_CONFIDENCE:
+            return REASONS["unsure"]
+        return REASONS["weak"]
 
     @staticmethod
     def companion(chosen: Candidate, cands: list[Candidate]) -> Candidate | None:

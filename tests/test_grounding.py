@@ -288,3 +288,21 @@ def test_why_and_how_questions_are_answered_by_the_sentence_not_a_fragment(share
         assert short_answer(frame, sentence, matcher) == ""
     assert analyse("桐庐县的工业有什么特点？", shared_tokenizer).kind == "what"  # not a list
     assert analyse("桐庐县有哪些工业园区？", shared_tokenizer).kind == "list"
+
+
+def test_a_refusal_says_what_the_most_probable_candidate_lacks():
+    from qa.answering import Evidence
+    from qa.grounding import Gap, Support
+    from qa.selection import AnswerSelector, Candidate
+
+    def cand(p: float, gaps=()) -> Candidate:
+        support = Support(tuple(gaps), 1.0, 1.0, 1.0, True, 0, True)
+        return Candidate(Evidence(0, 0, 1, 0.5, 0.5), "句子。", support, "", p, "桐庐", None)
+
+    year = cand(0.9, [Gap("year", "2018年")])  # most probable, but ruled out
+    unsure = AnswerSelector.refusal_reason([year, cand(0.3)], [1], confidence=0.7)
+    assert unsure == REASONS["unsure"]  # the usable one lacks nothing: not sure enough
+    assert AnswerSelector.refusal_reason([year, cand(0.3)], [1], 0.1) == REASONS["weak"]
+    soft = cand(0.4, [Gap("unknown", "火星")])
+    assert "火星" in AnswerSelector.refusal_reason([year, soft], [1], 0.7)
+    assert "2018年" in AnswerSelector.refusal_reason([year], [], 0.0)  # all ruled out
