@@ -161,7 +161,14 @@ def build_app():
         demo,
         ACCESS,
         lambda digest: get_assistant().document_file(digest),
-        [build_router(get_answerer, api_keys_from_env(), bool(LLM and LLM.spends_key))],
+        [
+            build_router(
+                get_answerer,
+                api_keys_from_env(),
+                bool(LLM and LLM.spends_key),
+                get_batcher=BATCHER,  # extractive /v1 questions share /ask's micro-batches
+            )
+        ],
         max_file_size=2 * MAX_UPLOAD_BYTES,  # hard limit; the handler explains the 5 MB one
         theme=gr.themes.Soft(),
         css=CSS,

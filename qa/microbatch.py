@@ -4,11 +4,13 @@ many questions already waiting is told to try again (``Busy``) instead of queuei
 
 Questions for the same engine (``ask_many``) and document filter (``sources``) share a call;
 a session with its own uploads asks its own engine, so its questions form their own group.
-``submit`` gives a ``Future`` (for async callers: ``asyncio.wrap_future``), ``ask`` waits.
+``submit`` gives a ``Future``, ``ask`` waits for it, ``ask_async`` awaits it (an async caller
+holds no thread while it waits).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -92,6 +94,21 @@ class MicroBatcher:
         try:
             return future.result(timeout=self.max_wait_s)
         except FutureTimeout:
+            future.cancel()
+            raise Busy(BUSY_MESSAGE) from None
+
+    async def ask_async(
+        self,
+        question: str,
+        history: Sequence[str] = (),
+        sources: Collection[str] | None = None,
+        ask_many: AskMany | None = None,
+    ) -> Answer:
+        """``ask`` for async callers: the same answer and the same ``Busy``."""
+        future = self.submit(question, history, sources, ask_many)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.max_wait_s)
+        except TimeoutError:
             future.cancel()
             raise Busy(BUSY_MESSAGE) from None
 

@@ -2,16 +2,18 @@
 and not) and ``GET /v1/models``, a FastAPI router served next to the Gradio app.
 
 The last user message is the question, earlier user messages the conversation. It answers
-as the app does (extractive, or the checked model answer when one is configured); the text
-carries ``[n]`` and a short list of the cited sources, and the response has the full
-citations in the extra field ``citations`` and the record (mode, notice, confidence,
-sentences) in ``qa``. Questions have the app's length limit. Keys: with ``QA_API_KEYS`` set
+as the app does (extractive, in the app's micro-batches with ``/ask``, or the checked model
+answer when one is configured); the text carries ``[n]`` and a short list of the cited
+sources, and the response has the full citations in the extra field ``citations`` and the
+record (mode, notice, confidence, sentences) in ``qa``. Questions have the app's length
+limit; a busy server is a 429 with the app's busy message. Keys: with ``QA_API_KEYS`` set
 (comma-separated), callers must send one as ``Authorization: Bearer …``; when answering
 spends an operator's model key, the endpoint stays closed until ``QA_API_KEYS`` is set.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -19,11 +21,13 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 
-from .answerers import Answerer
+from .answerers import Answerer, with_sentences
 from .answerers.llm import join_sentences
 from .assistant import QuestionError, check_question
+from .errors import Busy
+from .microbatch import BUSY_MESSAGE, MicroBatcher
 from .records import Answer, Sentence
 
 log = logging.getLogger(__name__)
@@ -31,7 +35,7 @@ log = logging.getLogger(__name__)
 MODEL_ID = "cixi-qa"
 MAX_MESSAGES = 50
 MAX_HISTORY = 10  # earlier questions passed on
-CONCURRENCY = 2  # answers at once (as the app); more wait…
+CONCURRENCY = 2  # answers at once when not micro-batched (the model's); more wait…
 WAIT_SECONDS = 30.0  # …this long, then get 429
 MESSAGES = {
     "no_question": "最后一条消息应是用户的问题（role 为 user 的文本）。",
@@ -39,7 +43,7 @@ MESSAGES = {
     "bad_body": "请求体应是 JSON 对象，含 messages 列表。",
     "key": "需要有效的 API 密钥（Authorization: Bearer …）。",
     "closed": "该服务使用运营方的语言模型密钥，需先设置 QA_API_KEYS 才能通过 API 调用。",
-    "busy": "服务繁忙，请稍后再试。",
+    "busy": BUSY_MESSAGE,
     "failed": "回答失败，请稍后再试。",
 }
 
@@ -113,10 +117,15 @@ def build_router(
     api_keys: Sequence[str] = (),
     spends_key: bool = False,
     model_id: str = MODEL_ID,
+    get_batcher: Callable[[], MicroBatcher] | None = None,
 ):
-    """The router; ``get_answerer()`` is called per request (the app opens it lazily)."""
+    """The router; ``get_answerer()`` is called per request (the app opens it lazily). With
+    ``get_batcher`` (the app's micro-batcher, extractive answers) questions are answered in
+    its batches, as ``/ask``'s are, and a full batcher is a 429 with its busy message;
+    without it, ``CONCURRENCY`` answers at once."""
     from fastapi import APIRouter, Body, Header
     from fastapi.responses import StreamingResponse
+    from starlette.concurrency import run_in_threadpool
 
     router = APIRouter()
     slots = threading.BoundedSemaphore(CONCURRENCY)
@@ -140,7 +149,7 @@ def build_router(
         }
 
     @router.post("/v1/chat/completions")
-    def chat_completions(body: object = Body(None), authorization: str | None = Header(None)):
+    async def chat_completions(body: object = Body(None), authorization: str | None = Header(None)):
         problem = refused(authorization)
         if problem:
             return problem
@@ -153,17 +162,21 @@ def build_router(
         cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         base = {"id": cid, "created": created, "model": model_id}
         if body.get("stream"):
-            events = _events(get_answerer, question, earlier, base, slots)
+            if get_batcher is not None:
+                events = _batched_events(get_batcher, question, earlier, Chunks(base))
+            else:
+                events = _events(get_answerer, question, earlier, Chunks(base), slots)
             return StreamingResponse(events, media_type="text/event-stream")
-        if not slots.acquire(timeout=WAIT_SECONDS):
-            return _error(429, MESSAGES["busy"], "rate_limit_error")
         try:
-            answer = get_answerer().ask(question, earlier)
+            if get_batcher is not None:
+                answer = await _batched(get_batcher, question, earlier)
+            else:
+                answer = await run_in_threadpool(_limited, get_answerer, question, earlier, slots)
+        except Busy as exc:
+            return _error(429, str(exc), "rate_limit_error")
         except Exception:
             log.exception("answering %r failed", question)
             return _error(500, MESSAGES["failed"], "server_error")
-        finally:
-            slots.release()
         message = {"role": "assistant", "content": content_of(answer)}
         choice = {"index": 0, "message": message, "finish_reason": "stop"}
         usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
@@ -176,6 +189,60 @@ def build_router(
     return router
 
 
+async def _batched(
+    get_batcher: Callable[[], MicroBatcher], question: str, earlier: list[str]
+) -> Answer:
+    """The answer from the micro-batcher, with its sentences (as the extractive answerer
+    gives it); raises ``Busy``."""
+    batcher = await asyncio.to_thread(get_batcher)  # may reload a changed index
+    return with_sentences(await batcher.ask_async(question, earlier))
+
+
+def _limited(
+    get_answerer: Callable[[], Answerer],
+    question: str,
+    earlier: list[str],
+    slots: threading.BoundedSemaphore,
+) -> Answer:
+    """The answerer's answer once one of ``slots`` is free; ``Busy`` after ``WAIT_SECONDS``."""
+    if not slots.acquire(timeout=WAIT_SECONDS):
+        raise Busy(MESSAGES["busy"])
+    try:
+        return get_answerer().ask(question, earlier)
+    finally:
+        slots.release()
+
+
+class Chunks:
+    """The SSE chunks of one streamed reply: the role first, each checked sentence as it
+    passes, then the rest of the final text with ``citations`` and ``qa``; ``DONE`` ends."""
+
+    def __init__(self, base: dict):
+        self.base, self.sent = base, ""
+
+    def chunk(self, delta: dict, finish: str | None = None, **extra) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return _sse(self.base | {"object": "chat.completion.chunk", "choices": [choice]} | extra)
+
+    def start(self) -> str:
+        return self.chunk({"role": "assistant", "content": ""})
+
+    def item(self, item: Sentence | Answer) -> str:
+        if isinstance(item, Sentence):
+            grown = join_sentences([self.sent, item.text]) if self.sent else item.text
+            delta, self.sent = grown[len(self.sent) :], grown
+            return self.chunk({"content": delta})
+        content = content_of(item)
+        rest = content[len(self.sent) :] if content.startswith(self.sent) else "\n\n" + content
+        return self.chunk({"content": rest} if rest else {}, "stop", **extra_fields(item))
+
+    def stop(self, message: str) -> str:
+        return self.chunk({"content": message}, "stop")
+
+
+DONE = "data: [DONE]\n\n"
+
+
 def _sse(data: dict) -> str:
     return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
@@ -184,41 +251,54 @@ def _events(
     get_answerer: Callable[[], Answerer],
     question: str,
     earlier: list[str],
-    base: dict,
+    chunks: Chunks,
     slots: threading.BoundedSemaphore,
 ) -> Iterator[str]:
-    """SSE chunks: the role, each checked sentence as it passes, the rest of the final
-    text, then a last chunk with ``citations`` and ``qa``, then ``[DONE]``."""
-
-    def chunk(delta: dict, finish: str | None = None, **extra) -> str:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish}
-        return _sse(base | {"object": "chat.completion.chunk", "choices": [choice]} | extra)
-
-    yield chunk({"role": "assistant", "content": ""})
+    """The reply's chunks from the answerer's stream, once one of ``slots`` is free."""
+    yield chunks.start()
     if not slots.acquire(timeout=WAIT_SECONDS):
-        yield chunk({"content": MESSAGES["busy"]}, "stop")
-        yield "data: [DONE]\n\n"
+        yield chunks.stop(MESSAGES["busy"])
+        yield DONE
         return
-    sent = ""
     try:
         for item in get_answerer().stream(question, earlier):
-            if isinstance(item, Sentence):
-                grown = join_sentences([sent, item.text]) if sent else item.text
-                yield chunk({"content": grown[len(sent) :]})
-                sent = grown
-                continue
-            content = content_of(item)
-            rest = content[len(sent) :] if content.startswith(sent) else "\n\n" + content
-            yield chunk({"content": rest} if rest else {}, "stop", **extra_fields(item))
+            yield chunks.item(item)
     except Exception:
         log.exception("answering %r failed", question)
-        yield chunk({"content": MESSAGES["failed"]}, "stop")
+        yield chunks.stop(MESSAGES["failed"])
     finally:
         slots.release()
-    yield "data: [DONE]\n\n"
+    yield DONE
 
 
-def openai_routes(get_answerer: Callable[[], Answerer], spends_key: bool = False) -> list:
+async def _batched_events(
+    get_batcher: Callable[[], MicroBatcher], question: str, earlier: list[str], chunks: Chunks
+) -> AsyncIterator[str]:
+    """The reply's chunks for an answer from the micro-batcher: as the extractive
+    answerer's stream gives them (its sentences, then the answer)."""
+    yield chunks.start()
+    try:
+        answer = await _batched(get_batcher, question, earlier)
+    except Busy as exc:
+        yield chunks.stop(str(exc))
+        yield DONE
+        return
+    except Exception:
+        log.exception("answering %r failed", question)
+        yield chunks.stop(MESSAGES["failed"])
+        yield DONE
+        return
+    for item in (*answer.sentences, answer):
+        yield chunks.item(item)
+    yield DONE
+
+
+def openai_routes(
+    get_answerer: Callable[[], Answerer],
+    spends_key: bool = False,
+    get_batcher: Callable[[], MicroBatcher] | None = None,
+) -> list:
     """The endpoint's routes, for ``demo.launch(app_kwargs={"routes": …})``; keys from
     ``QA_API_KEYS``."""
-    return list(build_router(get_answerer, api_keys_from_env(), spends_key).routes)
+    router = build_router(get_answerer, api_keys_from_env(), spends_key, get_batcher=get_batcher)
+    return list(router.routes)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from .records import Answer, Citation
 
@@ -85,9 +86,16 @@ def ref(n: int) -> str:
 
 
 def shown_citations(answer: Answer, max_sources: int | None = None) -> list[Citation]:
-    """The first ``max_sources`` citations, plus any the answer refers to beyond them."""
+    """The first ``max_sources`` citations, plus any the answer refers to beyond them.
+
+    A refusal that cites nothing shows the closest passages under 可能相关: those with the
+    best score (the 相关度 shown beside each), best first, numbered in that order (the
+    engine orders them by its sentence evidence, which the reader does not see)."""
     cited = {int(n) for n in _MARKER.findall(answer.answer)}
     limit = len(answer.citations) if max_sources is None else max(0, max_sources)
+    if not answer.found and not cited and not answer.sentences:
+        best = sorted(answer.citations, key=lambda c: -c.score)[:limit]  # stable on ties
+        return [replace(c, n=n) for n, c in enumerate(best, 1)]
     return [c for i, c in enumerate(answer.citations) if i < limit or c.n in cited]
 
 

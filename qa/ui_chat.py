@@ -7,7 +7,8 @@ its events; ``api_functions(get_assistant)`` gives the two (async) API functions
 questions from the page and the API are answered in batches, and a full batcher gives the
 busy message instead of an error.
 The page's behaviour that needs no server (clicking ``[n]``, copying, the length counter,
-keeping the newest answer in view) is the script ``HEAD``; its look is ``CSS``.
+keeping the newest answer in view) is the script ``HEAD``, with Gradio's own English notices
+put into Chinese (``qa/ui_notices.py``); its look is ``CSS``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from .render import (
     filter_note,
     reply_html,
 )
+from .ui_notices import CSS as NOTICES_CSS
+from .ui_notices import SCRIPT as NOTICES_SCRIPT
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,8 @@ GRADIO_ZH = {
     "errors.use_via_api": "通过 API 使用",
 }
 
-CSS = """
+CSS = (
+    """
 :root { --qa-muted: #4b5563; }  /* secondary text, >= 4.5:1 on the page (Gradio's is lighter) */
 .dark { --qa-muted: #a3acb9; }
 #qa-chat .qa-reply { line-height: 1.65; }
@@ -138,8 +142,11 @@ CSS = """
   #qa-chat { height: 56vh !important; }
 }
 """
+    + NOTICES_CSS
+)
 
-HEAD = """<script>
+HEAD = (
+    """<script>
 (() => {
   const LIMIT = __LIMIT__;
   const $ = (sel, root = document) => root.querySelector(sel);
@@ -223,6 +230,8 @@ HEAD = """<script>
   }, 200);
 })();
 </script>""".replace("__LIMIT__", str(MAX_QUESTION_CHARS))
+    + NOTICES_SCRIPT
+)
 
 
 @dataclass
@@ -450,6 +459,7 @@ def build_chat_tab(
         inputs=[box, chatbot, answers, shown, chosen],
         outputs=[chatbot, box, answers, evidence],
         api_visibility="private",
+        show_progress_on=[chatbot],  # a failed event must not cover the question in the box
     )
     for event in (box.submit(**chat), send.click(**chat)):
         event.then(handlers.download, answers, download, api_visibility="private")
@@ -482,11 +492,7 @@ def api_functions(
     async def answer(question: str, history: list[str]) -> Answer:
         if get_answerer is None and get_batcher is not None:
             batcher = await asyncio.to_thread(get_batcher)  # may reload a changed index
-            future = asyncio.wrap_future(batcher.submit(question, history))
-            try:
-                return await asyncio.wait_for(future, batcher.max_wait_s)
-            except TimeoutError:
-                raise Busy(BUSY_MESSAGE) from None
+            return await batcher.ask_async(question, history)
         engine = get_answerer or get_assistant
         return await asyncio.to_thread(lambda: engine().ask(question, history))
 

@@ -26,6 +26,7 @@ from .errors import QAError
 from .overlay import Overlays
 from .readers import UnreadableDocument, read_document, summary, supported_suffixes
 from .render import describe_knowledge_base, escape, render_documents
+from .ui_notices import UNSUPPORTED_TYPE
 from .worker import IndexWorker, Job
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def check_upload(path: Path, max_bytes: int | None = None) -> str | None:
     max_bytes = max_bytes or MAX_UPLOAD_BYTES
     suffixes = supported_suffixes()
     if path.suffix.lower() not in suffixes:
-        return f"不支持的文件类型（只接受 {' / '.join(suffixes)}）"
+        return UNSUPPORTED_TYPE.format(types=" / ".join(suffixes))
     size = path.stat().st_size
     if size > max_bytes:
         return f"文件太大（{size / 1024 / 1024:.1f} MB，上限 {max_bytes / 1024 / 1024:.0f} MB）"

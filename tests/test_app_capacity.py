@@ -143,3 +143,15 @@ def test_a_direct_client_cannot_choose_its_address_by_x_forwarded_for():
     refused = post("3.3.3.3")
     assert refused.status_code == 413, "a new forged address is no new allowance"
     assert refused.json()["error"] == "每小时最多上传 2 个文件，请稍后再试"
+
+
+def test_the_v1_endpoint_answers_in_the_apps_micro_batches(assistant, tmp_path, monkeypatch):
+    from starlette.testclient import TestClient
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    question = {"role": "user", "content": "慈溪跨海大桥全长多少公里？"}
+    with TestClient(app.build_app()) as client:
+        reply = client.post("/v1/chat/completions", json={"messages": [question]})
+    assert reply.status_code == 200
+    assert "三十六公里" in reply.json()["choices"][0]["message"]["content"]
+    assert services(assistant).batcher.batches == 1

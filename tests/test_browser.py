@@ -276,7 +276,8 @@ def test_answer_is_in_view_and_citation_shows_highlighted_sentence(open_page, tm
 
 
 @pytest.mark.browser
-def test_refusal_shows_reason_and_possibly_related_passages(open_page, tmp_path):
+def test_refusal_shows_reason_and_possibly_related_passages(open_page, app_server, tmp_path):
+    from gradio_client import Client
     from playwright.sync_api import expect
 
     page = open_page(1400, 1000)
@@ -290,6 +291,11 @@ def test_refusal_shows_reason_and_possibly_related_passages(open_page, tmp_path)
     assert in_viewport(page, panel.locator(".qa-reason"))
     assert panel.locator("mark").count() == 0
     page.screenshot(path=tmp_path / "refusal.png")
+    shown = [float(s) for s in re.findall(r"相关度 ([0-9.]+)", panel.inner_text())]
+    client = Client(app_server, verbose=False)
+    record = client.predict("月球表面温度是多少？", api_name="/ask_record")
+    best = sorted((float(f"{c['score']:.3f}") for c in record["citations"]), reverse=True)
+    assert shown == best[: len(shown)] and len(shown) == 3, "the closest passages, best first"
 
 
 @pytest.mark.browser

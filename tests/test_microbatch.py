@@ -3,6 +3,7 @@ caller, a bad question fails alone, and overload is a clean ``Busy``."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -79,6 +80,32 @@ def test_an_answer_that_takes_too_long_is_busy():
     with pytest.raises(Busy):
         batcher.ask("slow")
     batcher.close()
+
+
+def test_async_callers_share_batches_and_get_the_same_busy():
+    engine = Engine(delay=0.05)
+    batcher = MicroBatcher(engine.ask_many, window_s=0.01, max_waiting=20, max_wait_s=5)
+
+    async def ask_all(n: int) -> list:
+        asks = [batcher.ask_async(f"q{i}", (f"h{i}",)) for i in range(n)]
+        return await asyncio.gather(*asks, return_exceptions=True)
+
+    async def crowd() -> list:
+        first = asyncio.ensure_future(batcher.ask_async("first"))
+        await asyncio.sleep(0.1)  # the dispatcher is busy answering it: nothing leaves the queue
+        return [await first] + await ask_all(30)
+
+    assert asyncio.run(ask_all(12)) == [f"q{i}|h{i}" for i in range(12)]
+    assert max(engine.sizes) > 1, "awaiting callers share a batch"
+    engine.delay = 0.3
+    answers = asyncio.run(crowd())
+    assert answers[0] == "first|" and answers[1:21] == [f"q{i}|h{i}" for i in range(20)]
+    assert all(isinstance(a, Busy) and str(a) == BUSY_MESSAGE for a in answers[21:])
+    batcher.close()
+    slow = MicroBatcher(Engine(delay=0.5).ask_many, max_wait_s=0.1)
+    with pytest.raises(Busy, match=BUSY_MESSAGE):
+        asyncio.run(slow.ask_async("slow"))
+    slow.close()
 
 
 def test_questions_are_grouped_by_engine_and_filter():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import openai
 import pytest
@@ -14,6 +15,7 @@ from embeddings import FakeEncoder
 from qa import NOT_FOUND, Assistant, open_index
 from qa.answerers import ExtractiveAnswerer, LLMAnswerer
 from qa.llm_client import LLMClient, LLMConfig
+from qa.microbatch import BUSY_MESSAGE, MicroBatcher
 from qa.openai_api import MESSAGES, build_router
 from qa.text import Tokenizer
 from tests.scripted_llm import ScriptedLLM
@@ -163,3 +165,50 @@ def test_bad_requests_get_a_clear_message(assistant, messages, message):
         with pytest.raises(openai.BadRequestError) as err:
             client(url).chat.completions.create(model="x", messages=messages)
     assert message in str(err.value)
+
+
+def _ask(url: str, stream: bool = False):
+    messages = [{"role": "user", "content": QUESTION}]
+    return client(url).chat.completions.create(model="cixi-qa", messages=messages, stream=stream)
+
+
+def _streamed(url: str) -> tuple[list[str], dict]:
+    chunks = list(_ask(url, stream=True))
+    return [ch.choices[0].delta.content or "" for ch in chunks], chunks[-1].model_extra
+
+
+def test_extractive_questions_share_the_micro_batches_and_answer_as_before(assistant):
+    sizes = []
+
+    def ask_many(questions, histories):
+        sizes.append(len(questions))
+        time.sleep(0.1)  # the others arrive meanwhile
+        return assistant.ask_many(questions, histories)
+
+    batcher = MicroBatcher(ask_many, window_s=0.02)
+    extractive = ExtractiveAnswerer(assistant)
+    with Server(build_router(lambda: extractive)) as url:
+        alone, (alone_chunks, alone_extra) = _ask(url), _streamed(url)
+    with Server(build_router(lambda: extractive, get_batcher=lambda: batcher)) as url:
+        with ThreadPoolExecutor(8) as pool:
+            replies = list(pool.map(lambda _: _ask(url), range(8)))
+        chunks, extra = _streamed(url)
+    batcher.close()
+    assert sum(sizes) == 9 and max(sizes) > 1, f"batches of {sizes}"
+    for reply in replies:
+        assert reply.choices[0].message.content == alone.choices[0].message.content
+        assert reply.model_extra == alone.model_extra
+    assert chunks == alone_chunks and extra == alone_extra, "the stream is unchanged"
+
+
+def test_a_full_batcher_is_a_429_with_the_busy_message(assistant):
+    batcher = MicroBatcher(assistant.ask_many, max_waiting=0)
+    with Server(
+        build_router(lambda: ExtractiveAnswerer(assistant), get_batcher=lambda: batcher)
+    ) as url:
+        with pytest.raises(openai.RateLimitError) as err:
+            _ask(url)
+        chunks, _ = _streamed(url)
+    batcher.close()
+    assert BUSY_MESSAGE in str(err.value)
+    assert "".join(chunks) == BUSY_MESSAGE

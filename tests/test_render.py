@@ -207,6 +207,24 @@ def test_max_sources_keeps_cited_ones():
     assert reply_html(ans, 0, 2).count('class="qa-chip ') == 3
 
 
+def test_a_refusals_possibly_related_passages_are_the_best_scores_first():
+    scores = [0.845, 0.909, 0.809, 0.806, 0.854]  # as the engine orders a refusal's passages
+    cs = [citation(n=i, highlights=(), score=s, title=f"文{i}") for i, s in enumerate(scores, 1)]
+    refusal = answer(found=False, citations=cs)
+    shown = shown_citations(refusal, 3)
+    assert [c.score for c in shown] == [0.909, 0.854, 0.845] and [c.n for c in shown] == [1, 2, 3]
+    assert [c.title for c in shown] == ["文2", "文5", "文1"]
+    panel = evidence_turn(refusal, 0, 3)
+    shown_scores = [float(x) for x in re.findall(r"相关度 ([0-9.]+)", panel)]
+    assert shown_scores == sorted(shown_scores, reverse=True) == [0.909, 0.854, 0.845]
+    assert panel.index("[1] 文2") < panel.index("[2] 文5") < panel.index("[3] 文1")
+    chips = html.unescape(reply_html(refusal, 0, 3))
+    assert chips.index("[1] 文2") < chips.index("[2] 文5") < chips.index("[3] 文1")
+    assert "[1] **文2**" in answer_markdown(refusal, 3) and "[1] 文2" in answer_plain(refusal, 3)
+    found = answer(citations=cs)  # an answer keeps the engine's order: its passage first
+    assert [c.n for c in shown_citations(found, 3)] == [1, 2, 3]
+
+
 def test_no_blank_line_inside_the_html():
     c = citation(text="第一段。\n\n第二段。\r\n\r\n第三段。")
     assert "\n" not in evidence_html([answer(citations=[c])]) + reply_html(answer(), 0)
