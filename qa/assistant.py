@@ -292,14 +292,15 @@ class Assistant:
     # --- knowledge base management ----------------------------------------------
 
     def documents(self) -> list[dict]:
-        """One row per document: source, title, number of chunks."""
-        rows: dict[str, dict] = {}
-        for chunk in self.kb.chunks.values():
-            row = rows.setdefault(
-                chunk.source, {"source": chunk.source, "title": chunk.title, "chunks": 0}
-            )
-            row["chunks"] += 1
-        return list(rows.values())
+        """One row per document: source, title, number of chunks (from one snapshot; per
+        document its passage ids and its first passage, not every passage's text)."""
+        kb, rows = self.kb, []
+        for source in kb.sources:
+            fids = list(kb.chunks.fids_of(source))
+            if fids:
+                title = kb.chunks.many(fids[:1])[0].title
+                rows.append({"source": source, "title": title, "chunks": len(fids)})
+        return rows
 
     def add_files(
         self,
