@@ -162,6 +162,7 @@ def build_router(
         cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         base = {"id": cid, "created": created, "model": model_id}
         if body.get("stream"):
+            events: AsyncIterator[str] | Iterator[str]
             if get_batcher is not None:
                 events = _batched_events(get_batcher, question, earlier, Chunks(base))
             else:
@@ -288,8 +289,9 @@ async def _batched_events(
         yield chunks.stop(MESSAGES["failed"])
         yield DONE
         return
-    for item in (*answer.sentences, answer):
-        yield chunks.item(item)
+    for sentence in answer.sentences:
+        yield chunks.item(sentence)
+    yield chunks.item(answer)
     yield DONE
 
 
