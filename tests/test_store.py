@@ -14,7 +14,16 @@ import pytest
 from qa import Chunk, IndexMismatch, KnowledgeBase
 from qa.chunking import chunk_id
 from qa.errors import StorageError
-from qa.stores import CHUNKS, MANIFEST, VECTORS, DamagedIndex, load, read_manifest, save
+from qa.stores import (
+    CHUNKS,
+    MANIFEST,
+    VECTORS,
+    DamagedIndex,
+    faiss_id,
+    load,
+    read_manifest,
+    save,
+)
 from qa.stores.faiss import _recover
 
 DIM = 16
@@ -318,6 +327,7 @@ def test_chunk_map_keeps_changes_over_the_stored_table(tmp_path, populated):
 
 def test_large_index_is_hnsw_with_high_recall(tmp_path, monkeypatch):
     monkeypatch.setattr("qa.stores.faiss.HNSW_THRESHOLD", 500)
+    monkeypatch.setattr("qa.stores.faiss.RETYPE_BATCH", 300)  # copied over in 7 batches
     rng = np.random.default_rng(3)
     chunks, vectors = make_chunks(2000), unit(rng, 2000)
     kb = KnowledgeBase(dim=DIM)
@@ -325,6 +335,8 @@ def test_large_index_is_hnsw_with_high_recall(tmp_path, monkeypatch):
     save(kb, tmp_path / "index")
     loaded = load(tmp_path / "index")
     assert loaded.manifest["faiss"] == "hnsw"
+    assert loaded.ids().tolist() == [faiss_id(c.id) for c in chunks]
+    np.testing.assert_allclose(loaded.vectors_of(chunks[-3:]), vectors[-3:], atol=1e-6)
     queries = unit(rng, 20)
     _, hits = loaded.search(queries, 100)
     _, want = brute_force(vectors, chunks, queries, 100)

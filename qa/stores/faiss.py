@@ -46,6 +46,7 @@ HNSW_THRESHOLD = 200_000  # passages; below it exact search is fast enough (benc
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 512  # recall@100 0.994 (scale.py)
 FEW_QUERIES = 8  # searched on one thread: OpenMP's fork/join costs more than it saves on
 # two busy cores (flat 100k, one query: 31 ms on 1 thread vs 100 ms on 2, with other jobs)
+RETYPE_BATCH = 65_536  # vectors copied at a time when an index changes type
 _COLUMNS = "fid, id, source, title, section, start, end_, text, page, page_end, location, date"
 _MARKS = ",".join("?" * 12)
 
@@ -75,10 +76,10 @@ def retyped(index, hnsw: bool):
     if is_hnsw(index) == hnsw:
         return index
     ids = faiss.vector_to_array(index.id_map).astype(np.int64)
-    vectors = index.index.reconstruct_n(0, index.ntotal) if index.ntotal else None
     out = new_index(index.d, hnsw)
-    if vectors is not None:
-        out.add_with_ids(vectors, ids)
+    for at in range(0, index.ntotal, RETYPE_BATCH):  # a batch at a time: no second full copy
+        n = min(RETYPE_BATCH, index.ntotal - at)
+        out.add_with_ids(index.index.reconstruct_n(at, n), ids[at : at + n])
     return out
 
 
