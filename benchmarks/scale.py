@@ -14,11 +14,13 @@ excluded (the vectors are precomputed) so the figure is the store's and engine's
 from __future__ import annotations
 
 import argparse
+import gc
 import glob
 import json
 import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -120,48 +122,137 @@ def make_queries(chunks, vectors, n, encoder, rng):
     return queries, qvec
 
 
-def bench_embedded(chunks, vectors, queries, qvec, folder: Path, tokenizer) -> dict:
-    from qa.assistant import Assistant
-    from qa.retrieval import Retriever, lexical_index
-    from qa.stores import KnowledgeBase, load, save
-    from qa.stores.faiss import is_hnsw
+def peak_and_current_mb() -> tuple[float, float]:
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    return int(fields["VmHWM"].split()[0]) / 1024, int(fields["VmRSS"].split()[0]) / 1024
 
+
+def bench_embedded(chunks, vectors, folder: Path, subjects_up_to: int) -> dict:
+    """Build and save the index as ``qa index`` does (vocabulary, BM25, subjects), then load
+    and query it in a fresh process (``child``), so its RAM is the loaded index's alone."""
+    from qa.retrieval import lexical_index
+    from qa.stores import KnowledgeBase, save
+    from qa.subjects import ensure_subjects
+    from qa.text import Tokenizer
+    from qa.vocabulary import VOCABULARY_FILE, load_vocabulary, vocabulary_key, write_vocabulary
+
+    n, dim = len(chunks), vectors.shape[1]
+    tokenizer, parts = Tokenizer(), {}
     start = time.perf_counter()
-    kb = KnowledgeBase(dim=vectors.shape[1])
-    for i in range(0, len(chunks), 50_000):
+    kb = KnowledgeBase(dim=dim)
+    for i in range(0, n, 50_000):
         kb.add(chunks[i : i + 50_000], vectors[i : i + 50_000])
+    del vectors, chunks[:]  # the store holds them now
+    mark = time.perf_counter()
+    terms = load_vocabulary(kb, tokenizer, None)
+    tokenizer.add_words(terms)
+    parts["vocabulary_s"] = time.perf_counter() - mark
+    mark = time.perf_counter()
     kb.lexical = lexical_index(kb, tokenizer)
+    parts["bm25_s"] = time.perf_counter() - mark
+    print(f"  bm25 {parts['bm25_s']:.0f}s, peak RSS {peak_and_current_mb()[0]:.0f} MB", flush=True)
+    mark = time.perf_counter()
     save(kb, folder)
+    write_vocabulary(folder / VOCABULARY_FILE, vocabulary_key(kb), terms)
+    parts["save_s"] = time.perf_counter() - mark  # SQLite, faiss (HNSW built here), checksums
+    mark = time.perf_counter()
+    if n <= subjects_up_to:
+        ensure_subjects(kb, tokenizer, folder)
+    parts["subjects_s"] = time.perf_counter() - mark
     build = time.perf_counter() - start
+    build_peak = peak_and_current_mb()[0]
     del kb
-    before = rss_mb()
+    gc.collect()
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(folder)], capture_output=True, text=True
+    )
+    if out.returncode:
+        raise RuntimeError(out.stderr[-3000:])
+    measured = json.loads(out.stdout.strip().splitlines()[-1])
+    return dict(
+        passages=n,
+        build_s=build,
+        **parts,
+        build_peak_rss_mb=build_peak,
+        disk_mb=disk_mb(folder),
+        **measured,
+    )
+
+
+def child(folder: Path) -> None:
+    """Load the index in ``folder`` (this process does nothing else first), report RAM and
+    load time, then time the queries saved beside it and the HNSW recall against exact."""
+    from qa.assistant import Assistant
+    from qa.stores import load
+    from qa.stores.faiss import is_hnsw
+    from qa.subjects import ensure_subjects, learn_subjects, load_subjects, subjects_key
+    from qa.text import Tokenizer
+
+    work = folder.parent
+    queries = json.loads((work / "queries.json").read_text("utf-8"))
+    qvec = np.load(work / "qvec.npy")
+    _, rss_before = peak_and_current_mb()
     start = time.perf_counter()
     kb = load(folder)
-    encoder = TableEncoder(vectors.shape[1], dict(zip(queries, qvec)), "table")
-    retriever = Retriever(kb, encoder, tokenizer)
+    encoder = TableEncoder(kb.dim, dict(zip(queries, qvec)), "table")
+    assistant = Assistant(kb, encoder, Tokenizer(), index_dir=folder)  # as Assistant.open
+    cached = load_subjects(folder, subjects_key(kb, assistant.tokenizer))
+    if cached:
+        assistant._snapshot.subjects.update(ensure_subjects(kb, assistant.tokenizer, folder))
     load_s = time.perf_counter() - start
-    ram = rss_mb() - before
-    assistant = Assistant(kb, encoder, tokenizer)
+    peak, rss = peak_and_current_mb()
+    row = dict(
+        store="embedded (" + ("hnsw" if is_hnsw(kb.index) else "flat") + ")",
+        load_s=load_s,
+        rss_after_load_mb=rss,
+        peak_rss_load_mb=peak,
+        rss_import_mb=rss_before,
+        subjects="cached for all" if cached else "",
+    )
+    retriever = assistant.retriever
+    if not cached:  # learn those the questions reach, as the index build would have stored
+        sources = {p.chunk.source for q in queries for p in retriever.search(q, 5)}
+        mark = time.perf_counter()
+        assistant._snapshot.subjects.update(learn_subjects(kb, assistant.tokenizer, sources))
+        per_doc = (time.perf_counter() - mark) / max(1, len(sources))
+        row["subjects"] = f"{len(sources)} reached, {per_doc:.2f} s/doc"
     lexical = timed(lambda q: np.argpartition(-retriever.bm25.scores(q), 100)[:100], queries)
     dense = timed(lambda v: kb.search_ids(v[None], 100), qvec)
     hybrid = timed(lambda q: retriever.search(q, 5), queries)
     answer = timed(lambda q: assistant.ask(q), queries)
-    return dict(
-        store="embedded (" + ("hnsw" if is_hnsw(kb.index) else "flat") + ")",
-        passages=len(chunks),
-        build_s=build,
-        disk_mb=disk_mb(folder),
-        ram_after_load_mb=ram,
-        load_s=load_s,
-        lexical_p50_ms=lexical[0],
-        lexical_p95_ms=lexical[1],
-        dense_p50_ms=dense[0],
-        dense_p95_ms=dense[1],
-        hybrid_p50_ms=hybrid[0],
-        hybrid_p95_ms=hybrid[1],
-        answer_p50_ms=answer[0],
-        answer_p95_ms=answer[1],
-    )
+    for name, (p50, p95) in [
+        ("lexical", lexical),
+        ("dense", dense),
+        ("hybrid", hybrid),
+        ("answer", answer),
+    ]:
+        row[f"{name}_p50_ms"], row[f"{name}_p95_ms"] = p50, p95
+    if is_hnsw(kb.index):
+        vectors = np.load(work / "vectors.npy", mmap_mode="r")
+        want = exact_top(vectors, qvec, 100)
+        got = [kb.search_ids(v[None], 100)[1][0] for v in qvec]
+        ids = kb.ids()  # position -> id: the store's ids in the order they were added
+        row["recall_at_100"] = float(
+            np.mean([len(set(g) & set(ids[w].tolist())) / 100 for g, w in zip(got, want)])
+        )
+    print(json.dumps(row))
+
+
+def exact_top(vectors: np.ndarray, qvec: np.ndarray, k: int, block: int = 100_000) -> np.ndarray:
+    """Positions of the exact top ``k`` inner products per query, scanning ``block`` rows
+    at a time (bounded memory; ``vectors`` may be memory-mapped)."""
+    best_s = np.full((len(qvec), 0), -np.inf, np.float32)
+    best_i = np.zeros((len(qvec), 0), np.int64)
+    for at in range(0, len(vectors), block):
+        s = qvec @ np.asarray(vectors[at : at + block]).T
+        s_all = np.concatenate([best_s, s], axis=1)
+        i_all = np.concatenate(
+            [best_i, np.arange(at, at + s.shape[1])[None].repeat(len(qvec), 0)], 1
+        )
+        top = np.argpartition(-s_all, min(k, s_all.shape[1] - 1), axis=1)[:, :k]
+        best_s = np.take_along_axis(s_all, top, 1)
+        best_i = np.take_along_axis(i_all, top, 1)
+    return best_i
 
 
 def bench_milvus(chunks, vectors, queries, qvec, path: Path, tokenizer) -> dict:
@@ -255,13 +346,24 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--milvus", action="store_true", help="also Milvus Lite")
     parser.add_argument("--milvus-max", type=int, default=100_000)
-    parser.add_argument("--corpus", default=str(ROOT / "data" / "corpus" / "*"))
+    parser.add_argument(
+        "--subjects-up-to",
+        type=int,
+        default=200_000,
+        help="learn every document's subject at build up to N passages; above, only the "
+        "documents the questions reach (said in the output)",
+    )
+    parser.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpus" / "*"))
     parser.add_argument("--dim", type=int, default=384)
+    parser.add_argument("--keep", help="build the index in this folder and keep it")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        return child(Path(args.child))
 
+    from qa.stores.faiss import HNSW_THRESHOLD
     from qa.text import Tokenizer
 
-    tokenizer = Tokenizer()
     pool = sentences(args.corpus)
     print(f"{len(pool)} distinct source sentences\n")
     embedded_rows, milvus_rows, recall_rows = [], [], []
@@ -280,26 +382,33 @@ def main() -> None:
             queries, qvec = make_queries(chunks, vectors, args.queries, encoder, rng)
         else:
             vectors = unit(rng.normal(size=(n, args.dim)).astype(np.float32))
-            print(f"{n}: RANDOM unit vectors (queries: stored vectors + noise)")
+            print(f"{n}: RANDOM unit vectors (queries: stored vectors + noise)", flush=True)
             queries, qvec = make_queries(chunks, vectors, args.queries, None, rng)
-        tmp = Path(tempfile.mkdtemp(prefix="qa-scale-"))
+        work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="qa-scale-"))
+        work.mkdir(parents=True, exist_ok=True)
+        np.save(work / "vectors.npy", vectors)
+        np.save(work / "qvec.npy", qvec)
+        (work / "queries.json").write_text(json.dumps(queries, ensure_ascii=False), "utf-8")
+        del vectors
+        vectors = np.load(work / "vectors.npy", mmap_mode="r")
         try:
-            embedded_rows.append(
-                bench_embedded(chunks, vectors, queries, qvec, tmp / "idx", tokenizer)
-            )
-            print(table(embedded_rows[-1:]), flush=True)
-            recall_rows.append(hnsw_recall(vectors, qvec))
-            print(table(recall_rows[-1:]), flush=True)
             if args.milvus and n <= args.milvus_max:
                 milvus_rows.append(
-                    bench_milvus(chunks, vectors, queries, qvec, tmp / "kb.db", tokenizer)
+                    bench_milvus(chunks, vectors, queries, qvec, work / "kb.db", Tokenizer())
                 )
                 print(table(milvus_rows[-1:]), flush=True)
+            if n < HNSW_THRESHOLD:  # the store searches exactly: what would HNSW give?
+                recall_rows.append(hnsw_recall(np.asarray(vectors), qvec))
+                print(table(recall_rows[-1:]), flush=True)
+            embedded_rows.append(bench_embedded(chunks, vectors, work / "idx", args.subjects_up_to))
+            print(table(embedded_rows[-1:]), flush=True)
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("\n## Embedded store\n\n" + table(embedded_rows))
-    print("\n## HNSW (M=32, efSearch as in qa.stores.faiss) vs exact, recall@100\n")
-    print(table(recall_rows))
+            if not args.keep:
+                shutil.rmtree(work, ignore_errors=True)
+    print("\n## Embedded store (load and queries in a fresh process)\n\n" + table(embedded_rows))
+    if recall_rows:
+        print("\n## HNSW (M=32, efSearch as in qa.stores.faiss) vs exact, recall@100\n")
+        print(table(recall_rows))
     if milvus_rows:
         print("\n## Milvus Lite\n\n" + table(milvus_rows))
 
