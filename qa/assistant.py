@@ -28,7 +28,7 @@ from .chunking import ChunkParams
 from .docstore import DocStore, now, with_removal, with_restore, with_upload
 from .errors import QuestionError, StorageError, storage_error
 from .followup import needs_context, rewrite_followup
-from .grounding import REASONS, SUBJECT_SAMPLE_CHARS, document_subject
+from .grounding import REASONS, document_subject
 from .indexing import (
     DEFAULT_CORPUS,
     DEFAULT_INDEX,
@@ -43,6 +43,7 @@ from .records import Answer, Citation, Passage, Sentence
 from .retrieval import Retriever
 from .selection import AnswerSelector
 from .store import MANIFEST, IndexMismatch, KnowledgeBase, load, read_manifest, save
+from .subjects import ensure_subjects, opening
 from .text import Tokenizer
 from .vocabulary import load_vocabulary
 
@@ -150,7 +151,9 @@ class Assistant:
             model = load_encoder(model or manifest.get("model"))
         tokenizer = Tokenizer()
         kb = open_index(corpus, index_dir, model, chunking, progress, tokenizer=tokenizer)
-        return cls(kb, model, tokenizer, settings=settings, index_dir=index_dir)
+        assistant = cls(kb, model, tokenizer, settings=settings, index_dir=index_dir)
+        assistant._snapshot.subjects.update(ensure_subjects(kb, assistant.tokenizer, index_dir))
+        return assistant
 
     # --- answering -------------------------------------------------------------
 
@@ -279,13 +282,8 @@ class Assistant:
     def _subject_of(self, passage: Passage) -> str:
         """The document's own subject (learned once per document)."""
         source, snapshot = passage.chunk.source, self.snapshot()
-        if source not in snapshot.subjects:
-            chunks, texts = snapshot.kb.chunks, []
-            ids = list(chunks.fids_of(source))  # in order
-            for at in range(0, len(ids), 16):  # only as much as the opening sample needs
-                texts += [c.text for c in chunks.many(ids[at : at + 16])]
-                if sum(map(len, texts)) >= SUBJECT_SAMPLE_CHARS:
-                    break
+        if source not in snapshot.subjects:  # cached for the index by ``open`` (qa/subjects.py)
+            _, texts = opening(snapshot.kb.chunks, source)
             snapshot.subjects[source] = document_subject(passage.chunk.title, texts, self.tokenizer)
         return snapshot.subjects[source]
 

@@ -116,6 +116,7 @@ def other_modifier(tagged: list[tuple[str, str]], at: int) -> bool:
 
 
 SUBJECT_SAMPLE_CHARS = 5000  # a document's opening says what it is about; tagging costs ~0.1 s/5k
+SUBJECT_VERSION = 2  # bump when ``document_subject`` changes: cached subjects are then relearned
 
 
 def document_subject(title: str, texts: Iterable[str], tokenizer: Tokenizer) -> str:

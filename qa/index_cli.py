@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections import Counter
+from pathlib import Path
 
 from .answerers import answerer_for
 from .assistant import QuestionError, check_question
@@ -15,7 +16,9 @@ from .indexing import DEFAULT_CORPUS, build_index
 from .readers import summary
 from .records import Document
 from .store import clean_leftovers
+from .subjects import ensure_subjects
 from .text import Tokenizer
+from .vocabulary import load_vocabulary
 
 
 def configure_index(p: argparse.ArgumentParser) -> None:
@@ -42,8 +45,11 @@ def cmd_index(args: argparse.Namespace) -> int:
         progress=True,
         on_skip=lambda p, why: skipped.append((p, why)),
         on_read=read.append,
-        tokenizer=Tokenizer(),  # BM25 is built with the corpus vocabulary and saved
+        tokenizer=(tokenizer := Tokenizer()),  # BM25 is built with the corpus vocabulary
     )
+    # each document's subject, learned with the dictionary the assistant will have, and cached
+    tokenizer.add_words(load_vocabulary(kb, tokenizer, Path(args.index)))
+    ensure_subjects(kb, tokenizer, args.index)
     passages = Counter(c.source for c in kb.chunks.values())
     for doc in read:
         notes = "".join(f"；{note}" for note in doc.notes)

@@ -19,6 +19,18 @@ log = logging.getLogger(__name__)
 EMPTY = "<empty>"  # the one token of a passage that has none
 
 
+def token_ids(texts: Iterable[str], tokenizer: Tokenizer) -> tuple[dict[str, int], list[list[int]]]:
+    """The vocabulary (token -> id, in order of first use) and each text's token ids,
+    streamed: one copy of each distinct token is kept, not a list of strings per passage
+    (a million passages of ~200 tokens would be ~10 GB of strings; as ids they are ~1.6 GB,
+    every id an entry of the same few int objects)."""
+    vocab: dict[str, int] = {}
+    ids = []
+    for text in texts:
+        ids.append([vocab.setdefault(t, len(vocab)) for t in tokenizer.tokens(text) or [EMPTY]])
+    return vocab, ids
+
+
 class BM25Index:
     """Scores every document for a query: ``scores(q) -> (n_docs,) float32``."""
 
@@ -29,11 +41,11 @@ class BM25Index:
 
         self.tokenizer = tokenizer
         self.key = tokenizer.key()  # the dictionary it was built with (``Tokenizer.key``)
-        corpus = [tokenizer.tokens(t) or [EMPTY] for t in texts]
-        self.n_docs = len(corpus)
+        vocab, ids = token_ids(texts, tokenizer)
+        self.n_docs = len(ids)
         self._bm25 = bm25s.BM25(k1=k1, b=b)
-        if corpus:
-            self._bm25.index(corpus, show_progress=False)
+        if ids:
+            self._bm25.index((ids, vocab), show_progress=False)
         self._set_df()
 
     def _set_df(self) -> None:

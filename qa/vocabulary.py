@@ -18,6 +18,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
+
 log = logging.getLogger(__name__)
 VOCABULARY_FILE = "vocabulary.json"
 
@@ -143,8 +145,9 @@ def load_vocabulary(kb, tokenizer, index_dir: Path | None) -> dict[str, str]:
 
 
 def vocabulary_key(kb) -> str:
-    """Names the indexed text of ``kb``: a hash of its passage ids."""
-    ids = sorted(int(fid) for fid in kb.chunks)
+    """Names the indexed text of ``kb``: a hash of its passage ids (read from the vector
+    index when the store has one: iterating a million stored passages takes seconds)."""
+    ids = np.sort(kb.ids()).tolist() if hasattr(kb, "ids") else sorted(map(int, kb.chunks))
     return hashlib.blake2b("\n".join(map(str, ids)).encode(), digest_size=8).hexdigest()
 
 

@@ -85,6 +85,8 @@ def test_index_command(corpus, tmp_path, capsys):
     assert "indexed 2 documents" in captured.out and "model fake" in captured.out
     assert "skipped junk.txt" in captured.err
     assert (tmp_path / "i" / "manifest.json").is_file()
+    subjects = json.loads((tmp_path / "i" / "subjects.json").read_text("utf-8"))["subjects"]
+    assert set(subjects) == {"industry.md", "bay.txt"}  # learned at index time, once
 
 
 def test_ask_json(index, capsys):

@@ -121,3 +121,15 @@ def test_a_later_start_reuses_the_bm25_saved_with_the_index(tmp_path, monkeypatc
     assert again.retriever.bm25 is again.kb.lexical
     assert again.tokenizer.key() == first.kb.manifest["lexical_key"]
     assert again.ask("慈溪有几家国家级单项冠军企业？").short_answer == "3家"
+
+
+def test_index_from_streamed_ids_scores_as_bm25s_over_token_lists(shared_tokenizer):
+    import bm25s
+
+    texts = [*TEXTS, "杭州湾南岸的杨梅，杨梅。"]
+    index = BM25Index(texts, shared_tokenizer)
+    plain = bm25s.BM25(k1=1.2, b=0.75)  # the library's own path: every passage's token list
+    plain.index([shared_tokenizer.tokens(t) or ["<empty>"] for t in texts], show_progress=False)
+    for query in ["杭州湾南岸", "杨梅", "慈溪 大桥", "规划面积"]:
+        terms = [t for t in shared_tokenizer.tokens(query) if t in plain.vocab_dict]
+        np.testing.assert_allclose(index.scores(query), plain.get_scores(terms), rtol=1e-6)

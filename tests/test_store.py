@@ -14,8 +14,17 @@ import pytest
 from qa import Chunk, IndexMismatch, KnowledgeBase
 from qa.chunking import chunk_id
 from qa.errors import StorageError
-from qa.stores import CHUNKS, MANIFEST, VECTORS, DamagedIndex, load, read_manifest, save
-from qa.stores.faiss import _recover
+from qa.stores import (
+    CHUNKS,
+    MANIFEST,
+    VECTORS,
+    DamagedIndex,
+    faiss_id,
+    load,
+    read_manifest,
+    save,
+)
+from qa.stores.faiss import _recover, is_exact
 
 DIM = 16
 
@@ -32,6 +41,11 @@ def make_chunks(n: int, sources=("a.md", "b.txt", "c.txt"), salt: str = "") -> l
 
 def unit(rng: np.random.Generator, n: int, dim: int = DIM) -> np.ndarray:
     v = rng.normal(size=(n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def clustered(rng: np.random.Generator, topics: np.ndarray, n: int) -> np.ndarray:
+    v = topics[rng.integers(len(topics), size=n)] + 0.15 * unit(rng, n, topics.shape[1])
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
@@ -316,21 +330,31 @@ def test_chunk_map_keeps_changes_over_the_stored_table(tmp_path, populated):
     assert list(load(tmp_path / "index").chunks.values()) == want
 
 
-def test_large_index_is_hnsw_with_high_recall(tmp_path, monkeypatch):
-    monkeypatch.setattr("qa.stores.faiss.HNSW_THRESHOLD", 500)
+def test_large_index_is_ivf_with_high_recall(tmp_path, monkeypatch):
+    monkeypatch.setattr("qa.stores.faiss.LARGE_THRESHOLD", 500)
+    monkeypatch.setattr("qa.stores.faiss.IVF_LISTS", 16)
+    monkeypatch.setattr("qa.stores.faiss.IVF_PROBE", 4)
+    monkeypatch.setattr("qa.stores.faiss.RETYPE_BATCH", 300)  # copied over in 7 batches
     rng = np.random.default_rng(3)
-    chunks, vectors = make_chunks(2000), unit(rng, 2000)
+    topics = unit(rng, 16)  # passages cluster by topic, as real embeddings do
+    chunks, vectors = make_chunks(2000), clustered(rng, topics, 2000)
     kb = KnowledgeBase(dim=DIM)
     kb.add(chunks, vectors)
     save(kb, tmp_path / "index")
     loaded = load(tmp_path / "index")
-    assert loaded.manifest["faiss"] == "hnsw"
-    queries = unit(rng, 20)
+    assert loaded.manifest["faiss"] == "ivf"
+    assert loaded.ids().tolist() == [faiss_id(c.id) for c in chunks]
+    np.testing.assert_allclose(loaded.vectors_of(chunks[-3:]), vectors[-3:], atol=1e-6)
+    queries = clustered(rng, topics, 20)
     _, hits = loaded.search(queries, 100)
     _, want = brute_force(vectors, chunks, queries, 100)
     recall = np.mean([len({c.id for c in h} & set(w)) / 100 for h, w in zip(hits, want)])
     assert recall >= 0.98
-    assert loaded.remove_source("a.md") > 0  # HNSW cannot remove: falls back to exact
+    extra = make_chunks(5, sources=("d.md",), salt="新")  # added to the trained lists
+    loaded.add(extra, unit(rng, 5))
+    assert loaded.search(loaded.vectors_of(extra[:1]), 1)[1][0][0] == extra[0]
+    assert loaded.remove_source("a.md") > 0  # removing from IVF: falls back to exact
+    assert loaded.manifest["faiss"] == "ivf" and is_exact(loaded.index)
     assert all(c.source != "a.md" for row in loaded.search(queries, 50)[1] for c in row)
 
 

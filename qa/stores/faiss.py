@@ -4,8 +4,9 @@
       manifest.json   model, dimension, chunking, corpus fingerprint, versions, and the
                       blake2b checksum of every file below (checked at each load)
       chunks.sqlite   one row per passage, in the order they were added; read by id on demand
-      vectors.faiss   IndexIDMap2 over IndexFlatIP (exact) or, from ``HNSW_THRESHOLD``
-                      passages on, IndexHNSWFlat; ids are the passages' content hashes
+      vectors.faiss   IndexIDMap2 over IndexFlatIP (exact) or, from ``LARGE_THRESHOLD``
+                      passages on, IndexIVFFlat (an index saved as HNSW by an earlier
+                      version still loads); ids are the passages' content hashes
       lexical/        the BM25 index (bm25s files, loaded memory-mapped), when one was built
 
 A passage read from disk is checked against its content-hash id, so altered text is never
@@ -26,6 +27,7 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,43 +44,65 @@ log = logging.getLogger(__name__)
 FORMAT = 2
 MANIFEST, CHUNKS, VECTORS, LEXICAL = "manifest.json", "chunks.sqlite", "vectors.faiss", "lexical"
 OWN = {MANIFEST, CHUNKS, VECTORS, LEXICAL, "chunks.jsonl"}  # a save writes these (or drops them)
-HNSW_THRESHOLD = 200_000  # passages; below it exact search is fast enough (benchmarks/scale.py)
-HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 512  # recall@100 0.994 (scale.py)
+LARGE_THRESHOLD = 200_000  # passages; from here on an approximate index (benchmarks/scale.py)
+IVF_LISTS, IVF_PROBE = 1024, 64  # inverted lists, lists searched per query (scale.py)
+IVF_TRAIN = 65_536  # vectors sampled to train the lists (64 a list)
 FEW_QUERIES = 8  # searched on one thread: OpenMP's fork/join costs more than it saves on
 # two busy cores (flat 100k, one query: 31 ms on 1 thread vs 100 ms on 2, with other jobs)
+CHECK_THREADS = 2  # files checksummed at once at load (3.5 GB at 1M passages: ~6 s on one core)
+RETYPE_BATCH = 65_536  # vectors copied at a time when an index changes type
 _COLUMNS = "fid, id, source, title, section, start, end_, text, page, page_end, location, date"
 _MARKS = ",".join("?" * 12)
 
 
-def new_index(dim: int, hnsw: bool = False):
-    """An empty id-mapped faiss index: exact inner product, or HNSW over inner product."""
+def new_index(dim: int, train: np.ndarray | None = None):
+    """An empty id-mapped faiss index over inner product: exact, or with ``train``
+    (sample vectors) an IVF whose lists are learned from them."""
     import faiss
 
-    if not hnsw:
+    if train is None:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    inner = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-    inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-    inner.hnsw.efSearch = HNSW_EF_SEARCH
+    inner = faiss.IndexIVFFlat(
+        faiss.IndexFlatIP(dim), dim, min(IVF_LISTS, len(train)), faiss.METRIC_INNER_PRODUCT
+    )
+    inner.cp.seed = 0
+    inner.train(np.ascontiguousarray(train, dtype=np.float32))
+    inner.nprobe = IVF_PROBE
+    inner.make_direct_map()  # so a vector can be read back by position (``vectors_of``)
     return faiss.IndexIDMap2(inner)
 
 
-def is_hnsw(index) -> bool:
+def kind(index) -> str:
+    """ "flat" (exact), "ivf" or "hnsw" (approximate)."""
     import faiss
 
-    return isinstance(faiss.downcast_index(index.index), faiss.IndexHNSW)
+    inner = faiss.downcast_index(index.index)
+    if isinstance(inner, faiss.IndexHNSW):
+        return "hnsw"
+    return "ivf" if isinstance(inner, faiss.IndexIVF) else "flat"
 
 
-def retyped(index, hnsw: bool):
-    """``index`` with the same ids and vectors in the asked type (itself if already so)."""
+def is_exact(index) -> bool:
+    return kind(index) == "flat"
+
+
+def retyped(index, exact: bool):
+    """``index`` with the same ids and vectors, exact or approximate (itself if already so).
+    An approximate one is an IVF trained on a fixed sample of the vectors."""
     import faiss
 
-    if is_hnsw(index) == hnsw:
+    if is_exact(index) == exact:
         return index
     ids = faiss.vector_to_array(index.id_map).astype(np.int64)
-    vectors = index.index.reconstruct_n(0, index.ntotal) if index.ntotal else None
-    out = new_index(index.d, hnsw)
-    if vectors is not None:
-        out.add_with_ids(vectors, ids)
+    train = None
+    if not exact:
+        rng = np.random.default_rng(0)
+        sample = np.sort(rng.choice(index.ntotal, min(IVF_TRAIN, index.ntotal), replace=False))
+        train = index.index.reconstruct_batch(sample.astype(np.int64))
+    out = new_index(index.d, train)
+    for at in range(0, index.ntotal, RETYPE_BATCH):  # a batch at a time: no second full copy
+        n = min(RETYPE_BATCH, index.ntotal - at)
+        out.add_with_ids(index.index.reconstruct_n(at, n), ids[at : at + n])
     return out
 
 
@@ -284,7 +308,7 @@ class ChunkMap(MutableMapping):
 @dataclass
 class KnowledgeBase:
     """Passages and their vectors; ``search`` is inner product on unit vectors (exact while
-    the index is small, HNSW above ``HNSW_THRESHOLD`` once saved). ``lexical`` is the BM25
+    the index is small, IVF from ``LARGE_THRESHOLD`` on, once saved). ``lexical`` is the BM25
     index over the same passages in the same order, when one was built (None after a change).
 
     Invariant: the faiss index holds the passages' ids in the order of ``chunks``."""
@@ -336,8 +360,8 @@ class KnowledgeBase:
         ids = self.chunks.fids_of(source)
         if ids:
             self.lexical = None
-            if is_hnsw(self.index):  # HNSW cannot remove: exact until the next save
-                self.index = retyped(self.index, hnsw=False)
+            if not is_exact(self.index):  # removing from IVF/HNSW: exact until the next save
+                self.index = retyped(self.index, exact=True)
             self.index.remove_ids(np.array(ids, dtype=np.int64))
             for fid in ids:
                 del self.chunks[fid]
@@ -403,7 +427,7 @@ def _save(kb: KnowledgeBase, folder: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     try:
         count = write_chunks(tmp / CHUNKS, kb.chunks.values())
-        kb.index = retyped(kb.index, hnsw=count >= HNSW_THRESHOLD)
+        kb.index = retyped(kb.index, exact=count < LARGE_THRESHOLD)
         faiss.write_index(kb.index, str(tmp / VECTORS))
         names = [CHUNKS, VECTORS]
         lexical = kb.lexical is not None and kb.lexical.n_docs == count > 0
@@ -416,7 +440,7 @@ def _save(kb: KnowledgeBase, folder: Path) -> None:
             "dim": kb.dim,
             "count": count,
             "checksums": checksums,
-            "faiss": "hnsw" if is_hnsw(kb.index) else "flat",
+            "faiss": kind(kb.index),
             "lexical": lexical,
             "lexical_key": kb.lexical.key if lexical and kb.lexical else "",
         }
@@ -480,8 +504,11 @@ def load(folder: str | Path) -> KnowledgeBase:
     if manifest is None or manifest.get("format") != FORMAT:
         raise IndexMismatch(f"{folder} 中没有可用的索引（没有清单或格式不符）")
     try:
+        names = list(manifest["checksums"])
+        with ThreadPoolExecutor(CHECK_THREADS) as pool:  # hashlib lets go of the GIL
+            found = dict(zip(names, pool.map(lambda n: file_checksum(folder / n), names)))
         for name, expected in manifest["checksums"].items():
-            if file_checksum(folder / name) != expected:
+            if found[name] != expected:
                 raise damaged(folder, f"{name} 在保存后被改动（校验和不符）")
         index = faiss.read_index(str(folder / VECTORS))
         table = ChunkTable(folder / CHUNKS)
