@@ -1,6 +1,7 @@
 """Compare OCR settings on the scanned corpus: seconds a page by stage, and the characters right.
 
-    nice -n 10 python benchmarks/ocr_settings.py [--work build/readers] [--only NAME] [--out F]
+    nice -n 10 python benchmarks/ocr_settings.py [--work build/readers] [--only NAME]
+        [--settings TEXT,TEXT] [--body-pt 8 --work build/small8] [--out F]
 
 Every page of the scanned corpus (``benchmarks/render_corpus.py``: the text PDF rasterised
 at 150 dpi) is read once with each setting, the settings taking turns two pages at a time,
@@ -27,11 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import render_corpus  # noqa: E402
 from benchmarks.readers import fidelity  # noqa: E402
-from benchmarks.render_corpus import render_all  # noqa: E402
 from benchmarks.run import table  # noqa: E402
 from qa.indexing import DEFAULT_CORPUS  # noqa: E402
-from qa.readers import ReadOptions, ocr  # noqa: E402
+from qa.readers import ReadOptions, ocr, read_folder  # noqa: E402
 from qa.readers.ocr import OcrSettings  # noqa: E402
 
 BEFORE = OcrSettings(det_side=0, unclip=1.6, threads=2, rec_batch=6, workers=1, arena=False)
@@ -39,6 +40,9 @@ SETTINGS = {
     "before: rapidocr's sizes, 2 threads": BEFORE,
     "det 960": replace(BEFORE, det_side=960),
     "det 960, 1 thread, batch 1": replace(BEFORE, det_side=960, threads=1, rec_batch=1),
+    "det 960, 2 pages × 1 thread, batch 1": replace(
+        BEFORE, det_side=960, threads=1, rec_batch=1, workers=2
+    ),
     "det 960, 1 thread, batch 1, unclip 2": replace(
         BEFORE, det_side=960, threads=1, rec_batch=1, unclip=2.0
     ),
@@ -63,6 +67,12 @@ STAGES = ("render", "det", "rec", "other")
 
 def load() -> str:
     return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def headings(folder: Path, options: ReadOptions) -> int:
+    """Heading lines found (from box heights: the characters-right share ignores ``#``)."""
+    docs = read_folder(folder, options=options)
+    return sum(line.startswith("#") for d in docs for line in d.text.splitlines())
 
 
 class Timed:
@@ -150,6 +160,7 @@ def compare(scans: list[Path], settings: dict[str, OcrSettings], caches: Path) -
                 "pages_per_s": pages / t["wall"],
                 "speedup": base / t["wall"],
                 "chars_right_%": 100 * fidelity(scans[0].parent, ReadOptions(ocr_settings=s)),
+                "headings": headings(scans[0].parent, ReadOptions(ocr_settings=s)),
             }
         )
     return rows
@@ -161,8 +172,13 @@ def main() -> None:
     parser.add_argument("--only", help="only the scanned documents whose name contains this")
     parser.add_argument("--settings", help="only the settings whose name contains one of these "
                         "comma-separated texts (the first one listed is the baseline)")  # fmt: skip
+    parser.add_argument(
+        "--body-pt", type=float, help="render the body text this size (small print)"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    if args.body_pt:
+        render_corpus.BODY_PT = args.body_pt
     chosen = {
         k: v
         for k, v in SETTINGS.items()
@@ -177,7 +193,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         formats = (args.work or Path(tmp)) / "formats"
         if not (formats / "scan.pdf").is_dir():
-            render_all(DEFAULT_CORPUS, formats)
+            render_corpus.render_all(DEFAULT_CORPUS, formats)
         scans = sorted((formats / "scan.pdf").glob("*.pdf"))
         if args.only:
             folder = Path(tmp) / "scans"
@@ -190,10 +206,14 @@ def main() -> None:
         rows = compare(scans, settings, Path(tmp) / "caches")
         after = f"{time.strftime('%H:%M UTC', time.gmtime())}, load average {load()}"
     pages = "the scanned corpus" if not args.only else ", ".join(p.name for p in scans)
+    stems = {p.stem for p in scans}
+    source = [d for d in read_folder(DEFAULT_CORPUS) if Path(d.source).stem in stems]
+    marked = sum(line.startswith("#") for d in source for line in d.text.splitlines())
     report = "\n\n".join(
         [
             f"### OCR settings on {pages} (seconds a page; {before} → {after})",
             table(rows),
+            f"Heading lines in the source documents: {marked}.",
         ]
     )
     print(report)

@@ -18,13 +18,17 @@ from .layout import Line, merge_segments, reading_order
 
 log = logging.getLogger(__name__)
 
+# Tuned with benchmarks/ocr_settings.py on the scanned corpus (README "Readers"):
 OCR_DPI = 150  # render scale for image-only pages (scans are usually 150–300 dpi)
-DET_SIDE = 0  # the detector sees the page with its longer side at most this (px; 0: as rendered)
-UNCLIP = 1.6  # how far a detected line's box is grown around its text (rapidocr's default)
-THREADS = 2  # onnxruntime threads per model call
-REC_BATCH = 6  # text lines recognised per model call
-WORKERS = 1  # pages read at once (each call uses THREADS threads)
-ARENA = False  # onnxruntime's CPU memory arena (rapidocr's default: off)
+DET_SIDE = 960  # the detector sees the page with its longer side at most this (px; 0: as
+# rendered). rapidocr's own ("min", 736) only enlarges, so an A4 page at 150 dpi was detected
+# at 1248×1760: 4 s of 22. 736 is faster still but loses small print (80 % of 8 pt text).
+UNCLIP = 1.6  # how far a detected line's box grows around its text (rapidocr's); 2.0 makes
+# recognition 13 % cheaper but loses headings (their box heights) and some small print
+THREADS = 1  # onnxruntime threads per call: two threads wait for each other on a busy machine
+REC_BATCH = 1  # lines per recognition call: batches pad every line to the widest (slower)
+WORKERS = 2  # pages read at once, THREADS each: the 2 cores without threads waiting on each other
+ARENA = False  # onnxruntime's CPU memory arena (rapidocr's default; on: no measurable gain)
 MIN_SCORE = 0.5  # boxes the recogniser is less sure of are dropped
 CACHE_VERSION = 3  # the cache holds raw boxes: layout changes need no new OCR
 
