@@ -1,7 +1,7 @@
 """Compare OCR settings on the scanned corpus: seconds a page by stage, and the characters right.
 
     nice -n 10 python benchmarks/ocr_settings.py [--work build/readers] [--only NAME]
-        [--settings TEXT,TEXT] [--body-pt 8 --work build/small8] [--out F]
+        [--settings TEXT ...] [--body-pt 8 --work build/small8] [--out F]
 
 Every page of the scanned corpus (``benchmarks/render_corpus.py``: the text PDF rasterised
 at 150 dpi) is read once with each setting, the settings taking turns two pages at a time,
@@ -10,9 +10,10 @@ Wall seconds a page by stage: render (PDFium), det and rec (the detector's and r
 calls, summed over pages, so they overlap when two pages are read at once), other (the rest:
 resizing, cropping the lines, rendering overlapped), layout (reading order, lines joined);
 ``cpu_s_per_page`` is the process's CPU time, less sensitive to the other jobs than wall
-time. ``char_fidelity`` is the readers benchmark's (the source's characters found, in order,
-in the text read), from each setting's own OCR cache. Models: only those the rapidocr wheel
-ships.
+time. ``chars_right_%`` is the readers benchmark's ``char_fidelity`` (the source's characters
+found, in order, in the text read) and ``headings`` the heading lines found (from box
+heights, which that share ignores), both from each setting's own OCR cache. Models: only
+those the rapidocr wheel ships.
 """
 
 from __future__ import annotations
@@ -170,8 +171,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, help="keep the rendered corpus here and reuse it")
     parser.add_argument("--only", help="only the scanned documents whose name contains this")
-    parser.add_argument("--settings", help="only the settings whose name contains one of these "
-                        "comma-separated texts (the first one listed is the baseline)")  # fmt: skip
+    parser.add_argument(
+        "--settings",
+        action="append",
+        help="only the settings whose name contains this (repeatable; the first is the baseline)",
+    )
     parser.add_argument(
         "--body-pt", type=float, help="render the body text this size (small print)"
     )
@@ -180,9 +184,7 @@ def main() -> None:
     if args.body_pt:
         render_corpus.BODY_PT = args.body_pt
     chosen = {
-        k: v
-        for k, v in SETTINGS.items()
-        if not args.settings or any(w in k for w in args.settings.split(","))
+        k: v for k, v in SETTINGS.items() if not args.settings or any(w in k for w in args.settings)
     }
     settings: dict[str, OcrSettings] = {}  # one row a setting: the defaults are marked
     for name, s in chosen.items():
