@@ -60,20 +60,20 @@ def read_speed(folder: Path) -> dict:
     return result
 
 
-def fidelity(folder: Path) -> float:
+def fidelity(folder: Path, options=None) -> float:
     """Share of the original documents' characters found, in order, in the ones read from
-    ``folder`` (matched by file stem; whitespace and ``#`` ignored)."""
+    ``folder`` (matched by file stem; whitespace and ``#`` ignored) with ``options``."""
     import difflib
     import re
 
-    from qa.readers import read_folder
+    from qa.readers import ReadOptions, read_folder
 
     def plain(text: str) -> str:
         return re.sub(r"[\s#]", "", text)
 
     originals = {Path(d.source).stem: plain(d.text) for d in read_folder(DEFAULT_CORPUS)}
     found = total = 0
-    for doc in read_folder(folder):
+    for doc in read_folder(folder, options=options or ReadOptions()):
         source, got = originals[Path(doc.source).stem], plain(doc.text)
         matcher = difflib.SequenceMatcher(None, source, got, autojunk=False)
         found += sum(m.size for m in matcher.get_matching_blocks())

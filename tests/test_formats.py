@@ -177,8 +177,74 @@ def test_scanned_pdf_is_read_by_ocr_and_cached(tmp_path, monkeypatch):
     assert (doc.pages, doc.ocr_pages) == (1, 1)
     assert fidelity(source.text, doc.text) >= 0.98
     assert all(c.page == 1 and c.location == "第 1 页" for c in chunk_document(doc))
-    monkeypatch.setattr(ocr_module, "_engine", lambda: pytest.fail("OCR ran again"))
+    monkeypatch.setattr(ocr_module, "_engine", lambda *a: pytest.fail("OCR ran again"))
     assert read_document(tmp_path / "scan.pdf").text == doc.text  # from the cache
+
+
+def test_ocr_engine_uses_the_wheels_models_at_the_tuned_sizes():
+    """Building the engine reads its configuration only (models load on the first page)."""
+
+    def value(v):  # rapidocr turns some settings into enums
+        return getattr(v, "value", v)
+
+    cfg = ocr_module._engine(ocr_module.DEFAULT).cfg
+    assert (value(cfg.Det.ocr_version), value(cfg.Det.model_type)) == ("PP-OCRv6", "small")
+    assert (value(cfg.Rec.ocr_version), value(cfg.Rec.model_type)) == ("PP-OCRv6", "small")
+    assert cfg.Global.use_cls is False  # the classifier flipped good lines, and costs time
+    assert cfg.Det.unclip_ratio == ocr_module.UNCLIP
+    assert cfg.Rec.rec_batch_num == ocr_module.REC_BATCH
+    assert cfg.EngineConfig.onnxruntime.intra_op_num_threads == ocr_module.THREADS
+    if ocr_module.DET_SIDE:  # rapidocr's own ("min", 736) would detect on the full page
+        assert (value(cfg.Det.limit_type), cfg.Det.limit_side_len) == ("max", ocr_module.DET_SIDE)
+    full = ocr_module._engine(ocr_module.OcrSettings(det_side=0)).cfg
+    assert value(full.Det.limit_type) == "min"
+
+
+def test_ocr_reads_pages_in_order_with_several_at_once(monkeypatch):
+    import random
+    import threading
+    import time
+
+    main, rendered = threading.current_thread(), []
+
+    def fake_render(page, dpi):
+        rendered.append(threading.current_thread() is main)  # PDFium: one thread only
+        return page
+
+    def fake_ocr(image, settings):
+        time.sleep(random.random() / 50)  # pages finish out of order
+        return [Line(image, 0, 0, 10, 10, 10)]
+
+    monkeypatch.setattr(ocr_module, "render", fake_render)
+    monkeypatch.setattr(ocr_module, "ocr_image", fake_ocr)
+    pages = [f"第{n}页" for n in range(1, 8)]
+    for workers in (1, 2, 3):
+        settings = ocr_module.OcrSettings(workers=workers)
+        got = list(ocr_module.read_pages(pages, [2, 3, 5, 6, 7], settings))
+        assert [n for n, _ in got] == [2, 3, 5, 6, 7]
+        assert [lines[0].text for _, lines in got] == [pages[n - 1] for n in (2, 3, 5, 6, 7)]
+    assert all(rendered)
+
+
+def test_ocr_cache_is_keyed_by_what_changes_the_text(tmp_path, monkeypatch):
+    monkeypatch.setenv("QA_OCR_CACHE", str(tmp_path))
+    read = []
+
+    def fake_read(pdf, numbers, settings):
+        read.extend(numbers)
+        return [(n, [Line(f"第{n}页的文字", 72, 72, 144, 84, 12)]) for n in numbers]
+
+    monkeypatch.setattr(ocr_module, "read_pages", fake_read)
+    base = ocr_module.OcrSettings(dpi=144)
+    first = ocr_module.ocr_pages(None, [1, 2], "key", settings=base)
+    assert read == [1, 2] and first[1][0].x0 == 36  # pixels at 144 dpi → points
+    faster = ocr_module.OcrSettings(dpi=144, threads=1, workers=2, rec_batch=1, arena=True)
+    assert ocr_module.ocr_pages(None, [1, 2, 3], "key", settings=faster)[1] == first[1]
+    assert read == [1, 2, 3]  # speed settings reuse the cache; only page 3 was new
+    for other in (dict(dpi=120), dict(det_side=640), dict(unclip=2.5)):
+        read.clear()
+        ocr_module.ocr_pages(None, [1], "key", settings=ocr_module.OcrSettings(**other))
+        assert read == [1], other
 
 
 @needs_font
@@ -193,7 +259,7 @@ def test_mixed_pdf_is_read_page_by_page(tmp_path, text_pdf, scanned_pdf, monkeyp
     mixed.save(str(tmp_path / "mixed.pdf"))
     asked = []
 
-    def fake_ocr(pdf, numbers, key, progress=False):
+    def fake_ocr(pdf, numbers, key, progress=False, settings=None):
         asked.extend(numbers)
         return {n: [Line("扫描页识别出的文字：慈溪杨梅种植面积约八万亩。", 60, 100, 500, 115, 11)]
                 for n in numbers}  # fmt: skip

@@ -12,7 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .ocr import OcrSettings
 
 from ..cleaning import MARK as MARK  # re-exported: readers put it where a location starts
 from ..errors import UnreadableDocument as UnreadableDocument  # re-exported: one class
@@ -57,6 +60,7 @@ class Extract:
 class ReadOptions:
     progress: bool = False  # show a progress bar for slow steps (OCR)
     ocr: bool = True  # read image-only pages with OCR when it is installed
+    ocr_settings: OcrSettings | None = None  # None: the defaults in ``qa.readers.ocr``
 
 
 class Reader(Protocol):

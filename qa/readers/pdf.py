@@ -86,7 +86,8 @@ def _read_pdf(data: bytes, options: ReadOptions) -> Extract:
         notes: list[str] = []
         read_by_ocr: list[int] = []
         if scanned and options.ocr and ocr.available():
-            found = ocr.ocr_pages(pdf, scanned, ocr.file_key(data), options.progress)
+            settings = options.ocr_settings or ocr.DEFAULT
+            found = ocr.ocr_pages(pdf, scanned, ocr.file_key(data), options.progress, settings)
             for n, lines in found.items():
                 pages[n - 1] = Page(n, pages[n - 1].width, pages[n - 1].height, tuple(lines), True)
                 read_by_ocr.append(n)
