@@ -206,7 +206,7 @@ def evidence_turn(answer: Answer, turn: int, max_sources: int | None = None) -> 
     if answer.found:
         parts.append(f'<div class="qa-ev-head">{SOURCES}</div>')
     else:
-        parts.append(f'<div class="qa-ev-refusal">{escape(answer.answer)}</div>')
+        parts.append(f'<div class="qa-ev-refusal">{escape(headline(answer))}</div>')
         if refusal_reason(answer):
             parts.append(f'<div class="qa-reason">原因：{escape(refusal_reason(answer))}</div>')
         if shown:

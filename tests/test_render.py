@@ -178,6 +178,8 @@ def test_refusal_reply_gives_the_reason_and_marks_chips_possibly_related():
     said = Answer("问题", NOT_FOUND + "没有市长", False, (), reason="没有市长")
     out = reply_html(said, 0)  # the reason is said once, on its own line
     assert f'<b class="qa-short">{NOT_FOUND}</b>' in out and "原因：没有市长" in out
+    panel = evidence_turn(said, 0)  # and once in the evidence panel too
+    assert panel.count("没有市长") == 1 and f'qa-ev-refusal">{NOT_FOUND}<' in panel
 
 
 def test_evidence_panel_shows_the_newest_reply_with_highlights():
