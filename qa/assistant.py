@@ -50,6 +50,7 @@ from .vocabulary import load_vocabulary
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "资料中没有找到能回答这个问题的内容。"
+EAGER_SUBJECTS = 20  # at most this many uncached document subjects are learned at open
 MAX_QUESTION_CHARS = 500
 
 
@@ -152,7 +153,8 @@ class Assistant:
         tokenizer = Tokenizer()
         kb = open_index(corpus, index_dir, model, chunking, progress, tokenizer=tokenizer)
         assistant = cls(kb, model, tokenizer, settings=settings, index_dir=index_dir)
-        assistant._snapshot.subjects.update(ensure_subjects(kb, assistant.tokenizer, index_dir))
+        subjects = ensure_subjects(kb, assistant.tokenizer, index_dir, EAGER_SUBJECTS)
+        assistant._snapshot.subjects.update(subjects)
         return assistant
 
     # --- answering -------------------------------------------------------------

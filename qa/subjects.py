@@ -83,12 +83,20 @@ def write_subjects(index_dir: str | Path, key: str, subjects: dict[str, str]) ->
         log.warning("cannot cache document subjects in %s: %s", path, exc)
 
 
-def ensure_subjects(kb, tokenizer: Tokenizer, index_dir: str | Path) -> dict[str, str]:
+def ensure_subjects(
+    kb, tokenizer: Tokenizer, index_dir: str | Path, learn_at_most: int | None = None
+) -> dict[str, str]:
     """Every document's subject, from the cache in ``index_dir`` when it is current;
-    the missing ones are learned and the cache rewritten."""
+    the missing ones are learned and the cache rewritten — unless there are more than
+    ``learn_at_most`` of them (a stale cache of a large index: hours of tagging at start),
+    then only the cached ones are returned and the rest are learned when a question needs
+    them (``qa index`` learns them all)."""
     key = subjects_key(kb, tokenizer)
     subjects = load_subjects(index_dir, key)
     missing = [s for s in kb.sources if s not in subjects]
+    if missing and learn_at_most is not None and len(missing) > learn_at_most:
+        log.info("%d document subjects not cached: learned per question", len(missing))
+        return subjects
     if missing:
         subjects |= learn_subjects(kb, tokenizer, missing)
         if Path(index_dir).is_dir():

@@ -64,3 +64,14 @@ def test_a_stale_cache_is_not_used_and_is_relearned(tmp_path, shared_tokenizer):
     )
     assert ensure_subjects(a.kb, a.tokenizer, tmp_path / "idx")["tonglu.md"] == "桐庐"
     assert load_subjects(tmp_path / "idx", key)["tonglu.md"] == "桐庐"
+
+
+def test_a_stale_cache_of_many_documents_is_not_relearned_at_open(tmp_path, shared_tokenizer):
+    """More missing subjects than ``learn_at_most`` (a large index after a change): open
+    returns the cached ones only; the rest are learned when a question needs them."""
+    a = _open(tmp_path)
+    (tmp_path / "idx" / SUBJECTS_FILE).unlink()
+    assert ensure_subjects(a.kb, a.tokenizer, tmp_path / "idx", learn_at_most=1) == {}
+    assert not (tmp_path / "idx" / SUBJECTS_FILE).exists()
+    learned = ensure_subjects(a.kb, a.tokenizer, tmp_path / "idx", learn_at_most=2)
+    assert learned == {"tonglu.md": "桐庐", "jiande.md": "建德"}
