@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,6 +56,38 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def running(args: list[str], env: dict, log_path: Path, url: str) -> Iterator[None]:
+    """A server (``args``, run from the project root, output to ``log_path``) until ``url``
+    answers 200; stopped afterwards. Fails with its log when it exits or does not answer
+    within ``START_TIMEOUT``."""
+    log = log_path.open("w")
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"app exited with {proc.returncode}:\n{log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"app did not start in {START_TIMEOUT}s:\n{log_path.read_text()}")
+            time.sleep(0.5)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
 @pytest.fixture(scope="module")
 def app_tmp(tmp_path_factory):
     return tmp_path_factory.mktemp("app")
@@ -76,36 +110,9 @@ def app_server(app_tmp):
         "QA_CORPUS_DIR": str(corpus),
         "QA_INDEX_DIR": str(tmp / "index"),
     }
-    log = (tmp / "app.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
     url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app exited with {proc.returncode}:\n{(tmp / 'app.log').read_text()}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"app did not start in {START_TIMEOUT}s:\n{(tmp / 'app.log').read_text()}"
-                )
-            time.sleep(0.5)
+    with running([sys.executable, "app.py"], env, tmp / "app.log", url):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def test_ask_endpoints_with_gradio_client(app_server):

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
 from tests.scripted_llm import ScriptedLLM, parrot_reply
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, START_TIMEOUT, ask, free_port
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, ask, free_port, running
 from tests.test_browser import need_browser as need_browser
 
 pytestmark = pytest.mark.browser  # starts the app in a subprocess, like test_browser's
@@ -47,34 +44,9 @@ def llm_app(tmp_path_factory):
             "QA_LLM_API_KEY": "operator-key",
             "QA_API_KEYS": "our-key",
         }
-        log = (tmp / "app.log").open("w")
-        proc = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
         url = f"http://127.0.0.1:{port}/"
-        try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"app exited:\n{(tmp / 'app.log').read_text()}")
-                try:
-                    with urllib.request.urlopen(url, timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"app did not start:\n{(tmp / 'app.log').read_text()}")
-                time.sleep(0.5)
+        with running([sys.executable, "app.py"], env, tmp / "app.log", url):
             yield url, llm
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            log.close()
 
 
 def test_openai_client_against_the_running_app(llm_app):

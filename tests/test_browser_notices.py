@@ -6,26 +6,15 @@ provoked; every message must be Chinese, name the limit, and lose nothing."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
 from qa.microbatch import BUSY_MESSAGE
 from qa.readers import supported_suffixes
 from qa.ui_notices import SCRIPT
-from tests.test_browser import (
-    BRIDGE,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    ROOT,
-    START_TIMEOUT,
-    ask,
-    free_port,
-    need_browser,
-)
+from tests.test_browser import BRIDGE, ROOT, ask, free_port, running
+from tests.test_browser import browser as browser  # the module's Chromium, shared fixture
 
 pytestmark = pytest.mark.browser
 
@@ -67,48 +56,9 @@ def strict_server(tmp_path_factory):
         "QA_INDEX_DIR": str(tmp / "index"),
         "PYTHONPATH": str(ROOT),
     }
-    log = (tmp / "app.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the app did not start:\n{(tmp / 'app.log').read_text()}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.3)
+    with running([sys.executable, "-c", SERVER, str(port)], env, tmp / "app.log", url):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    need_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture
