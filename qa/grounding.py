@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from . import lexicon as lx
-from .question import Frame
+from .question import Frame, suffix_word_alone
 from .text import Tokenizer, fold
 
 # Why a question was refused, for the user; {term} / {subject} are filled in.
@@ -124,11 +124,11 @@ def document_subject(title: str, texts: Iterable[str], tokenizer: Tokenizer) -> 
     and opening text (self-references such as 我市 count for the subject)."""
     sample = title + "\n" + "\n".join(texts)[:SUBJECT_SAMPLE_CHARS]
     counts: Counter[str] = Counter()
-    previous = "x"
+    before = ""
     for word, flag in tokenizer.tagged(sample):
-        previous, before = flag, previous
-        if lx.SUFFIX_WORD.fullmatch(word) and not before.startswith("n"):
-            continue  # 成功|上市 is no place (前湾|新区 is)
+        alone, before = suffix_word_alone(word, before), flag
+        if alone:
+            continue
         if (
             len(word) >= 2
             and flag in ("ns", "nrt", "nt")
@@ -150,15 +150,6 @@ def resolve_relative_years(text: str, year: int | None) -> str:
     if year is None:
         return text
     return lx.RELATIVE_YEAR.sub(lambda m: f"{year + lx.RELATIVE_YEARS[m.group()]}年", text)
-
-
-def asked_years(frame: Frame, year: int | None) -> tuple[str, ...]:
-    """The years a question asks about: its own, and its 今年/去年 read against the date of
-    the document that would answer it (unresolved words stay words)."""
-    relative = tuple(
-        str(year + lx.RELATIVE_YEARS[w]) if year is not None else w for w in frame.relative_years
-    )
-    return tuple(dict.fromkeys(frame.years + relative))
 
 
 @dataclass(frozen=True)
@@ -223,16 +214,18 @@ def ground(
     ``window`` that adds the sentence before; a name only the rest of the ``passage`` holds is
     a soft gap. 今年/去年, in the question and in the evidence, are the years they mean in a
     document dated ``doc_year``."""
-    years = asked_years(frame, doc_year)
-    said = {y: f"{y}年" for y in years}  # how a missing year is named to the user
-    if doc_year is not None:
-        said.update(
-            {
-                str(doc_year + lx.RELATIVE_YEARS[w]): f"{w}（{doc_year + lx.RELATIVE_YEARS[w]}年）"
-                for w in frame.relative_years
-            }
-        )
-    if doc_year is not None and frame.relative_years:
+    # the years asked: the question's own, and its 今年/去年 read against the document's
+    # date (unresolved words stay words); each named to the user as said (去年（2019年）)
+    resolved = (
+        {}
+        if doc_year is None
+        else {w: str(doc_year + lx.RELATIVE_YEARS[w]) for w in frame.relative_years}
+    )
+    years = tuple(
+        dict.fromkeys(frame.years + tuple(resolved.get(w, w) for w in frame.relative_years))
+    )
+    said = {y: f"{y}年" for y in years} | {y: f"{w}（{y}年）" for w, y in resolved.items()}
+    if resolved:
         question = resolve_relative_years(frame.question, doc_year)
         frame = replace(frame, years=years, question=question, relative_years=())
     sentence, near, window, passage = (

@@ -53,13 +53,19 @@ def question_kind(question: str) -> str:
     return "other"
 
 
+def suffix_word_alone(word: str, previous_flag: str) -> bool:
+    """One character and a place suffix with no noun before it is a word, not a place,
+    whatever jieba's tag (成功|上市; but 前湾|新区 is part of a name)."""
+    return bool(lx.SUFFIX_WORD.fullmatch(word)) and not previous_flag.startswith("n")
+
+
 def _merge_places(tagged: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Join a name and a following one-character place suffix (上虞 + 区 → 上虞区), and a
     split question word (多 + 大 → 多大)."""
     out: list[tuple[str, str]] = []
     for word, flag in tagged:
-        if flag == "ns" and lx.SUFFIX_WORD.fullmatch(word) and not (out and out[-1][1][0] == "n"):
-            flag = "n"  # 成功|上市: jieba's dictionary tags 上市 as a place (前湾|新区 stays)
+        if flag == "ns" and suffix_word_alone(word, out[-1][1] if out else ""):
+            flag = "n"
         if out and word in "省市县区镇乡村州" and out[-1][1] in lx.NAME_FLAGS:
             out[-1] = (out[-1][0] + word, "ns")
         elif out and out[-1][0] == "多" and word in "大高长重远久宽深":
