@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 
 from . import lexicon as lx
-from .grounding import TermMatcher, strip_place_suffix, values_of
+from .grounding import NUMERAL_END, TermMatcher, strip_place_suffix, values_of
 from .question import Frame
 from .text import fold
 
 MAX_SPAN = 40
+_LISTED_AFTER = r"[\u3400-\u9fff]{0,2}(?=[（(][\d.]|、|分别)"  # 乙县（12.5…, 乙县、, 乙县分别
 _PAREN_VALUE = r"\s*[（(]([^（）()]{1,30})[）)]"
 _RESPECTIVELY = re.compile(r"([^，。；：]*?)分别(?:为|是|有|达到|达|占|增长|实现)?([^，。；]*)")
 _ENUM = re.compile(
@@ -75,6 +76,11 @@ def comparison(frame: Frame, sentence: str, subject: str = "") -> str:
                 values = values_of(sentence[m.end() :], frame.unit)
                 if values and values[0].start() == 0:
                     return values[0].group()
+            for at in (m.start() for m in re.finditer(re.escape(candidate), sentence)):
+                before = [v for v in values_of(sentence[:at], frame.unit) if v.end() == at]
+                if before and not lx.YEAR.fullmatch(before[0].group()):  # 47位|罗德学者
+                    if _not_question_number(before[0].group(), frame):
+                        return before[0].group()
     return ""
 
 
@@ -103,11 +109,23 @@ def named_in(frame: Frame, sentence: str, subject: str) -> list[str]:
         for n in frame.places
         if strip_place_suffix(n) != subject and _find(n, sentence) is not None and len(n) >= 2
     ]
-    if not asked:
-        return []
-    listed = re.findall(r"[\u3400-\u9fff]{2,4}(?=[（(][\d.]|、|分别)", sentence)
+    in_list = [
+        a
+        for a in asked
+        if any(
+            re.search(re.escape(n) + _LISTED_AFTER, sentence) or "、" + n in sentence
+            for n in (a, strip_place_suffix(a))
+        )
+    ]
+    if not in_list:
+        return []  # the name is not one of the listed ones (亚太基金会由…、…出资)
+    listed = [
+        x
+        for x in re.findall(r"[\u3400-\u9fff]{2,4}(?=[（(][\d.]|、|分别)", sentence)
+        if not NUMERAL_END.search(x)  # 约二、三十万: numbers, not names
+    ]
     others = {strip_place_suffix(x) for x in listed} - {strip_place_suffix(a) for a in asked}
-    return asked if others else []
+    return in_list if others else []
 
 
 def level_value(frame: Frame, sentence: str) -> str | None:

@@ -30,6 +30,7 @@ REASONS = {
     "unknown": "资料中没有提到“{term}”。",
     "value": "资料中没有给出“{term}”的具体数值。",
     "attribute": "资料中没有关于“{term}”的内容。",
+    "type": "资料中没有关于“{term}”的内容。",
     "weak": "资料中没有找到能回答这个问题的内容。",
     "unsure": "找到的段落与问题相关，但不能确定它们回答了这个问题：请看下面可能相关的段落。",
     "followup": (
@@ -37,7 +38,7 @@ REASONS = {
     ),
 }
 # gaps that rule an answer out; the others are features the model weighs
-HARD_GAPS = ("year", "level", "name", "value", "attribute")
+HARD_GAPS = ("year", "level", "name", "value", "attribute")  # not "type": measured soft
 
 
 @dataclass(frozen=True)
@@ -295,8 +296,9 @@ def ground(
         and attribute
         and not matcher.found(attribute[-1], whole_text)
         and not known(attribute[-1])
-    ):
-        gaps.append(Gap("attribute", attribute[-1]))
+    ):  # after the question word it names the answer's type (哪个朝代: 宋朝), a gap of its own
+        kind = "type" if attribute[-1] in frame.right else "attribute"
+        gaps.append(Gap(kind, attribute[-1]))
     if frame.kind == "number" and not bound:
         gaps.append(Gap("value", "".join(attribute)))  # the number would be of something else
     if frame.kind == "number":
@@ -318,7 +320,7 @@ def ground(
 
 
 # the most telling first
-REASON_ORDER = ("name", "level", "year", "unknown", "value", "attribute", "name_far")
+REASON_ORDER = ("name", "level", "year", "unknown", "value", "attribute", "type", "name_far")
 
 
 def reason(gaps: Iterable[Gap], subject: str) -> str:

@@ -13,7 +13,7 @@ import re
 ASKS_LIST = re.compile(r"哪些|哪几[个家项种类所座条位]?|包括什么|包含什么|有哪")
 # why / how: the answer is a clause, no value to pull out of the sentence
 ASKS_REASON = re.compile(r"为什么|为何|怎么|如何|怎样")
-ASKS_YEAR = re.compile(r"哪[一]?年|何年|什么时候|何时|哪个年份|什么年份|哪年")
+ASKS_YEAR = re.compile(r"[公西]元[几哪]一?年|哪[一]?年|何年|什么时候|何时|哪个年份|什么年份|哪年")
 ASKS_NUMBER = re.compile(r"多少|第几|几[^乎何]|几$|多[大高长重远久宽深]|比例|百分之几|排名")
 ASKS_PERSON = re.compile(r"谁|什么人|哪位")
 ASKS_PLACE = re.compile(r"哪里|哪儿|什么地方|何处|何地|哪个[省市县区镇乡村国]")
@@ -58,3 +58,11 @@ RESULT_COMPLEMENT = "得到"  # 获得/达到: the verb alone (获, 达) says th
 LINK_WORDS = frozenset(
     "是 有 为 的 了 达到 达 共 共有 总共 一共 约 大约 在 排 位居 居 叫 叫做 称为".split()
 )
+# A link character right before the question word (…的人为谁, 经营方是谁, 会因什么): the
+# question is tagged apart there, or jieba joins it to the noun (人为, 方是, 会因).
+LINK_BEFORE_QUESTION = re.compile(
+    r"(?:是|为|因|由)(?=(?:由|在|于|从|被)?(?:谁|什么|哪|何|多少|几))"
+)
+# Nouns that stand for the answer or its time, saying nothing of their own (什么东西,
+# 什么时候, 多少时间, 西元几年): no evidence has to hold them.
+PLACEHOLDER_WORDS = frozenset("东西 事情 时候 时间 地方 样子 西元 公元".split())

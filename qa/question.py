@@ -108,8 +108,16 @@ def analyse(question: str, tokenizer: Tokenizer) -> Frame:
     )
     unit_match = lx.UNIT_QUESTION.search(q)
     unit = unit_match.group(1) if unit_match else ""
-    # tag the measure word apart from what follows it (多少家|规上企业, not 多少|家规|上企业)
-    parts = [q[: unit_match.end()], q[unit_match.end() :]] if unit_match else [q]
+    # tag the measure word apart from what follows it (多少家|规上企业, not 多少|家规|上企业),
+    # and a link character apart from the noun before it (的人|为谁, not 人为|谁)
+    cuts = {0, len(q)} | ({unit_match.end()} if unit_match else set())
+    cuts |= {
+        m.start()
+        for m in lx.LINK_BEFORE_QUESTION.finditer(q)
+        if not q.startswith(("为什么", "为何"), m.start())
+    }
+    ends = sorted(cuts)
+    parts = [q[a:b] for a, b in zip(ends, ends[1:])]
     tagged = _merge_places([t for part in parts if part for t in tokenizer.tagged(part)])
     levels = _place_levels(q, levels, tagged)
     qword_at = None
@@ -126,6 +134,7 @@ def analyse(question: str, tokenizer: Tokenizer) -> Frame:
             bool(re.search(r"[\w]", w))
             and w not in tokenizer.stopwords
             and w not in lx.LINK_WORDS
+            and w not in lx.PLACEHOLDER_WORDS
             and not lx.QUESTION_WORD.fullmatch(w)
             and not lx.SELF_REFERENCE.fullmatch(w)
             and not re.fullmatch(r"[\d.%]+|年|月|日", w)
