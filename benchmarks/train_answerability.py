@@ -140,6 +140,9 @@ def main() -> None:
         "--soft", nargs="*", default=[], help="gap kinds to treat as soft (an ablation)"
     )
     parser.add_argument(
+        "--hard", nargs="*", default=[], help="soft gap kinds to treat as hard (an ablation)"
+    )
+    parser.add_argument(
         "--confidence-on",
         choices=("real", "all"),
         default="real",
@@ -149,7 +152,7 @@ def main() -> None:
     args = parser.parse_args()
     from sklearn.linear_model import LogisticRegression
 
-    hard = tuple(k for k in HARD_GAPS if k not in args.soft)
+    hard = tuple(k for k in HARD_GAPS if k not in args.soft) + tuple(args.hard)
     rows = load(
         args.rows or [ROOT / "benchmarks" / "out" / "answerability_rows.jsonl"],
         tuple(args.drop),

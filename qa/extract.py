@@ -232,18 +232,18 @@ def list_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
 
 def name_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     """For who/where questions: the first name (person, place, organisation) after the
-    question's words that is not itself one of them."""
+    question's words that is not itself one of them, else the last one before them."""
     at = anchor(frame, sentence, matcher)
     asked = {strip_place_suffix(n) for n in frame.names + frame.about + frame.attribute}
-    pos = 0
+    wanted = ("nr", "nrt", "nrfg") if frame.kind == "person" else ("ns", "nrt", "nt")
+    pos, before = 0, ""
     for word, flag in matcher.tokenizer.tagged(sentence):
         pos += len(word)
-        if pos - len(word) < at:
-            continue
-        wanted = ("nr", "nrt", "nrfg") if frame.kind == "person" else ("ns", "nrt", "nt")
         if flag in wanted and strip_place_suffix(word) not in asked and len(word) >= 2:
-            return word
-    return ""
+            if pos - len(word) >= at:
+                return word
+            before = word  # the nearest before the question's words, if none follows
+    return before
 
 
 def gap_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:

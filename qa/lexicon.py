@@ -15,8 +15,11 @@ ASKS_LIST = re.compile(r"哪些|哪几[个家项种类所座条位]?|包括什�
 ASKS_REASON = re.compile(r"为什么|为何|怎么|如何|怎样")
 ASKS_YEAR = re.compile(r"[公西]元[几哪]一?年|哪[一]?年|何年|什么时候|何时|哪个年份|什么年份|哪年")
 ASKS_NUMBER = re.compile(r"多少|第几|几[^乎何]|几$|多[大高长重远久宽深]|比例|百分之几|排名")
-ASKS_PERSON = re.compile(r"谁|什么人|哪位")
-ASKS_PLACE = re.compile(r"哪里|哪儿|什么地方|何处|何地|哪个[省市县区镇乡村国]")
+ASKS_PERSON = re.compile(r"谁|什么人|哪[一]?位|哪[一个]?个?人")
+ASKS_PLACE = re.compile(
+    r"哪里|哪儿|什么地方|何处|何地|哪[一个]{0,2}(?:县市|地区|地方|城市|国家|边|"
+    r"[省市县区镇乡村国州洲](?![场长民委政级]))"
+)
 ASKS_WHAT = re.compile(r"什么|啥|哪[个家种项条所座]?|何")
 QUESTION_WORD = re.compile(
     r"多少|第几|几(?![乎何])[个家项件年次岁天人所座条倍种名位批届辆台]?|谁|什么|啥|哪[些里个家年一种位儿所座项条]*|"

@@ -371,3 +371,16 @@ def test_the_last_name_of_a_listing_is_listed_too(shared_tokenizer):
     frame = analyse("上虞区有多少家上市企业？", shared_tokenizer)
     sentence = "目前我县有上市企业6家，与省内的萧山区、诸暨市、上虞区差距都很大。"
     assert short_answer(frame, sentence, matcher, "桐庐") == ""
+
+
+def test_which_place_and_which_person_ask_for_a_name(shared_tokenizer):
+    from qa.question import question_kind
+
+    assert question_kind("哪一县市有三所医学中心？") == "place"
+    assert question_kind("这条河流经哪一地区？") == "place"
+    assert question_kind("哪一位教士死在上川岛？") == "person"
+    assert question_kind("哪个市场最大？") == "what"  # 市场 is no place
+    matcher = TermMatcher(shared_tokenizer)
+    frame = analyse("桐庐县的工业园区位于哪一地区？", shared_tokenizer)
+    sentence = "在杭州，桐庐县的工业园区由县政府开发。"
+    assert short_answer(frame, sentence, matcher) == "杭州"  # the nearest name, before
