@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import zlib
 from collections import defaultdict
 from pathlib import Path
 
@@ -79,6 +80,32 @@ def picks(rows: list[dict], model: Model, label: str = "label") -> list[dict]:
             pick |= {"z": None, "correct": False, "sentence": False, "p": 0.0}
         out.append(pick)
     return out
+
+
+FOLDS = 5
+
+
+def fold_of(row: dict) -> int:
+    """A question's fold (all its candidate rows together), stable across runs."""
+    return zlib.crc32(f"{row['set']}|{row['kind']}|{row['question']}".encode()) % FOLDS
+
+
+def fit_model(rows: list[dict], kinds: tuple[str, ...], label: str, C: float) -> Model:
+    """The ranker on every candidate row, then the confidence model on the candidate each
+    question (of ``kinds``) gets; threshold 0.5 until one is chosen."""
+    from sklearn.linear_model import LogisticRegression
+
+    ranker = LogisticRegression(C=C, max_iter=2000)
+    ranker.fit(np.array([r["x"] for r in rows]), np.array([r["label"] for r in rows]))
+    zeros = np.zeros(len(FEATURES) + 6)
+    model = Model(ranker.coef_[0], float(ranker.intercept_[0]), zeros, 0.0, 0.5)
+    chosen = [q for q in picks(rows, model, label) if q["z"] is not None and q["kind"] in kinds]
+    judge = LogisticRegression(C=C, max_iter=2000)
+    judge.fit(np.array([q["z"] for q in chosen]), np.array([q["correct"] for q in chosen]))
+    return Model(
+        ranker.coef_[0], float(ranker.intercept_[0]), judge.coef_[0], float(judge.intercept_[0]),
+        0.5,
+    )  # fmt: skip
 
 
 def report(qs: list[dict], threshold: float) -> dict:
@@ -150,8 +177,6 @@ def main() -> None:
         "own questions, answerable or held out) or all (with the perturbed ones too)",
     )
     args = parser.parse_args()
-    from sklearn.linear_model import LogisticRegression
-
     hard = tuple(k for k in HARD_GAPS if k not in args.soft) + tuple(args.hard)
     rows = load(
         args.rows or [ROOT / "benchmarks" / "out" / "answerability_rows.jsonl"],
@@ -160,34 +185,31 @@ def main() -> None:
     )
     fit = [r for r in rows if r["split"] == "fit"]
     held = [r for r in rows if r["split"] == "report"]
-    ranker = LogisticRegression(C=args.C, max_iter=2000)
-    ranker.fit(np.array([r["x"] for r in fit]), np.array([r["label"] for r in fit]))
-    zeros = np.zeros(len(FEATURES) + 6)
-    model = Model(ranker.coef_[0], float(ranker.intercept_[0]), zeros, 0.0, 0.5)
     kinds = (
         ("original", "heldout")
         if args.confidence_on == "real"
         else ("original", "heldout", "perturbed")
     )
-    fit_picks = [
-        q for q in picks(fit, model, args.label) if q["z"] is not None and q["kind"] in kinds
-    ]
-    judge = LogisticRegression(C=args.C, max_iter=2000)
-    judge.fit(np.array([q["z"] for q in fit_picks]), np.array([q["correct"] for q in fit_picks]))
-    model = Model(
-        ranker.coef_[0],
-        float(ranker.intercept_[0]),
-        judge.coef_[0],
-        float(judge.intercept_[0]),
-        0.5,
-    )
+    model = fit_model(fit, kinds, args.label, args.C)
     fit_q = [q for q in picks(fit, model, args.label) if q["kind"] in kinds]
+    # the threshold is chosen on out-of-fold confidences: each fit question scored by a model
+    # fitted without it (in-sample scores are overconfident, and the cost curve is flat
+    # enough that they moved the threshold between refits)
+    unseen = []
+    for k in range(FOLDS):
+        rest = [r for r in fit if fold_of(r) != k]
+        held_fold = [r for r in fit if fold_of(r) == k]
+        unseen += picks(held_fold, fit_model(rest, kinds, args.label, args.C), args.label)
+    unseen = [q for q in unseen if q["kind"] in kinds]
     threshold = best_threshold(
-        np.array([q["p"] for q in fit_q]),
-        np.array([q["correct"] for q in fit_q]),
-        np.array([q["answerable"] for q in fit_q]),
+        np.array([q["p"] for q in unseen]),
+        np.array([q["correct"] for q in unseen]),
+        np.array([q["answerable"] for q in unseen]),
     )
-    print(f"rows: fit {len(fit)}, report {len(held)}; threshold {threshold:.3f} (chosen on fit)")
+    print(
+        f"rows: fit {len(fit)}, report {len(held)}; threshold {threshold:.3f} "
+        f"(chosen on the fit split's {FOLDS}-fold out-of-fold confidences)"
+    )
     print("rank weights:", {f: round(float(w), 2) for f, w in zip(FEATURES, model.rank_weights)})
     held_q = picks(held, model, args.label)
     for name, qs in (("fit (in-sample)", fit_q), ("report (held out)", held_q)):

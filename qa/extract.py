@@ -16,6 +16,8 @@ from .question import Frame
 from .text import fold
 
 MAX_SPAN = 40
+_ARTICLE = re.compile(r"一[个座种位名家所条部项次]")  # 是一座…: an article, not a count
+_RANGE = r"(?:至|到|-|－|~|～|—)"
 _LISTED_AFTER = r"[\u3400-\u9fff]{0,2}(?=[（(][\d.]|、|分别)"  # 乙县（12.5…, 乙县、, 乙县分别
 _PAREN_VALUE = r"\s*[（(]([^（）()]{1,30})[）)]"
 _RESPECTIVELY = re.compile(r"([^，。；：]*?)分别(?:为|是|有|达到|达|占|增长|实现)?([^，。；]*)")
@@ -167,12 +169,30 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
         y = sentence.find(year + "年")
         if y >= 0:
             at = max(at, y) if at < y else at
-    spans = [m for m in values_of(sentence, frame.unit) if _not_question_number(m.group(), frame)]
+    spans = [
+        m
+        for m in values_of(sentence, frame.unit)
+        if _not_question_number(m.group(), frame)
+        and (frame.unit or not _ARTICLE.fullmatch(m.group()))
+    ]
     if not spans and frame.unit:
         return ""
     after = [m for m in spans if m.start() >= at]
     chosen = after[0] if after else (spans[-1] if spans else None)
-    return _with_prefix(sentence, chosen) if chosen else ""
+    return _with_range(sentence, chosen, _with_prefix(sentence, chosen)) if chosen else ""
+
+
+def _with_range(sentence: str, m: re.Match, value: str) -> str:
+    """The whole of a range the value ends or starts (15至20厘米, 100米至2,800米), and a unit
+    in Latin letters after it (4.7 GHz, 1750.33km²)."""
+    before = re.search(rf"(?:{lx.VALUE.pattern})\s*{_RANGE}\s*$", sentence[: m.start()])
+    if before and re.search(r"\d|[一二两三四五六七八九十]", before.group()):
+        return before.group() + m.group()
+    after = re.match(rf"\s*{_RANGE}\s*(?:{lx.VALUE.pattern})", sentence[m.end() :])
+    if after and re.search(r"\d", after.group()):
+        return value + after.group()
+    latin = re.match(r"\s?[A-Za-z]{1,4}[²³]?(?![A-Za-z])", sentence[m.end() :])
+    return value + latin.group() if latin else value
 
 
 def counted_value(frame: Frame, sentence: str) -> str:
@@ -198,13 +218,41 @@ def _with_prefix(sentence: str, m: re.Match) -> str:
     return m.group()
 
 
-def year_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
+def nearest_year(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
+    """The year nearest to where the question's words end (the plain rule the answerability
+    features are read with)."""
     years = [m for m in lx.YEAR.finditer(sentence) if m.group(1) not in frame.years]
     if not years:
         return ""
     at = anchor(frame, sentence, matcher)
-    near = min(years, key=lambda m: abs(m.start() - at))
-    return near.group(0)
+    return min(years, key=lambda m: abs(m.start() - at)).group(0)
+
+
+def year_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
+    """The time in the clause that holds most of the question's words (a time that leads
+    the sentence, 1261年8月15日，…, belongs to all of it): the whole date for 何时, the year
+    alone for 哪一年; none of the years the question itself names."""
+    times = [
+        m
+        for m in lx.TIME_SPAN.finditer(sentence)
+        if not any(m.group().startswith(y) for y in frame.years)
+    ]
+    if not times:
+        return ""
+    words = frame.left + frame.right
+
+    def held(clause: re.Match) -> int:
+        return sum(len(w) for w in words if w in clause.group())
+
+    clauses = list(re.finditer(r"[^，。；;,]+", sentence))
+    best = max(clauses, key=held) if clauses else None
+    inside = [m for m in times if best and best.start() <= m.start() < best.end()]
+    before = [m for m in times if best and m.start() < best.start()]
+    chosen = inside[0] if inside else before[-1] if before else times[0]
+    text = chosen.group()
+    if lx.ASKS_YEAR_ONLY.search(frame.question):
+        text = re.sub(r"(?<=年)\d{1,2}月.*$", "", text)
+    return text
 
 
 def list_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
@@ -246,6 +294,28 @@ def name_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     return before
 
 
+def typed_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
+    """哪个朝代 / 哪一条河 / 什么症状: the asked type is named after the question word, and
+    the answer is a noun of that type, which shares a character with it (宋朝, 淡水河,
+    重抑症) and is not a word of the question; with the nouns just before it (纳粹|集中营).
+    "" when the question names no type or no such noun is there."""
+    if not frame.attribute or frame.attribute[-1] not in frame.right:
+        return ""
+    kind = frame.attribute[-1]
+    question = frame.question
+    run: list[str] = []
+    for word, flag in matcher.tokenizer.tagged(sentence):
+        noun = flag[:1] in ("n", "t") or flag in ("j", "eng")  # 宋朝 is tagged a time
+        if not noun:
+            run = []
+            continue
+        run.append(word)
+        if len(word) >= 2 and word not in question and set(word) & set(kind) and word != kind:
+            phrase = "".join(w for w in run if w not in question or w == word)
+            return phrase if phrase.endswith(word) else word
+    return ""
+
+
 def gap_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     """The sentence text between the question's words left and right of its question word."""
     low = sentence.lower()
@@ -268,21 +338,28 @@ def gap_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     return span[:MAX_SPAN] if span else ""
 
 
-def short_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: str = "") -> str:
+def short_answer(
+    frame: Frame, sentence: str, matcher: TermMatcher, subject: str = "", plain: bool = False
+) -> str:
     """The direct answer inside ``sentence`` ("" when none can be told apart), quoted from
-    the original text (matching runs on the folded, same-length text)."""
+    the original text (matching runs on the folded, same-length text). ``plain=True`` leaves
+    out the rules that find an answer-like span in near misses as readily as in answers —
+    a noun of the asked type (``typed_answer``), any time of the best clause
+    (``year_answer``) — so the answerability features are read on the plain rules."""
     folded = fold(sentence)
     if frame.kind == "reason":
         return ""  # why/how: the quoted sentence is the answer, no fragment of it
     if frame.kind == "number":
         span = number_answer(frame, folded, matcher, subject)
     elif frame.kind == "year":
-        span = year_answer(frame, folded, matcher)
+        span = (nearest_year if plain else year_answer)(frame, folded, matcher)
     elif frame.kind == "list":
         span = list_answer(frame, folded, matcher) or gap_answer(frame, folded, matcher)
     elif frame.kind in ("person", "place"):
         span = name_answer(frame, folded, matcher) or gap_answer(frame, folded, matcher)
     else:
-        span = gap_answer(frame, folded, matcher)
+        span = (not plain and typed_answer(frame, folded, matcher)) or gap_answer(
+            frame, folded, matcher
+        )
     at = folded.find(span) if span else -1
     return sentence[at : at + len(span)] if at >= 0 else span

@@ -192,6 +192,7 @@ def values_of(sentence: str, unit: str) -> list[re.Match]:
         for m in lx.VALUE.finditer(sentence)
         if re.search(r"\d", m.group())
         or re.search(r"[^一二两三四五六七八九十百千万亿多余]$", m.group())
+        or "分之" in m.group()  # 三分之一
     ]
     if unit:
         found = [m for m in found if m.group().endswith(unit) or f"{unit}/" in m.group()]

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 
 # What a question asks, by kind (checked in this order).
-ASKS_LIST = re.compile(r"哪些|哪几[个家项种类所座条位]?|包括什么|包含什么|有哪")
+ASKS_LIST = re.compile(
+    r"哪些|哪[几两二三四五六七八九十]+[个家项种类所座条位首部]?|包括什么|包含什么|有哪"
+)
 # why / how: the answer is a clause, no value to pull out of the sentence
 ASKS_REASON = re.compile(r"为什么|为何|怎么|如何|怎样")
 ASKS_YEAR = re.compile(r"[公西]元[几哪]一?年|哪[一]?年|何年|什么时候|何时|哪个年份|什么年份|哪年")
@@ -28,16 +30,28 @@ QUESTION_WORD = re.compile(
 # Measure words and units that follow a number (a number's "unit").
 MEASURE = (
     "个百分点|百分点|个|家|项|件|人|名|位|所|座|条|倍|种|批|届|次|辆|台|套|户|亩|吨|年|月|天|岁|元|"
-    "公里|千米|米|平方公里|平方米|公顷|千克|公斤|克|小时|分钟|秒|美元|欧元|度|层|部|本|篇|张|只|头"
+    "公里|千米|米|平方公里|平方米|公顷|千克|公斤|克|小时|分钟|秒|美元|欧元|度|层|部|本|篇|张|只|头|"
+    "厘米|毫米|公尺|英尺|英里|海里|世纪|港元|日元|英镑"
 )
 UNIT_QUESTION = re.compile(rf"(?:多少|几)({MEASURE})")
-# A number with its magnitude and unit: 512.6亿元, 3.2万家, 20多项, 8.5万元/人, 6.1%.
+# A number with its magnitude and unit: 512.6亿元, 3.2万家, 20多项, 8.5万元/人, 6.1%; or a
+# fraction: 三分之一, 1/3.
 VALUE = re.compile(
+    r"[一二两三四五六七八九十百千\d]+分之[一二两三四五六七八九十百千\d]+|\d+/\d+(?![\d/])|"
     rf"(?:\d+(?:[.,]\d+)*|[一二两三四五六七八九十百千]+)(?:多|余)?[万亿千百]*(?:余)?"
     rf"(?:%|％|‰|(?:{MEASURE})(?:/(?:{MEASURE}))?)?"
 )
 RANK = re.compile(r"第[\d一二三四五六七八九十]+(?:位|名)?")
 YEAR = re.compile(r"(?<!\d)((?:1[89]|20)\d\d)(?:年|(?=[-—－至到]))")
+# A time an answer can be: a date (1944年2月25日), a decade (1990年代), a year of any age
+# (476年, 公元前221年), a century (19世纪晚期), an era's year (康熙七年, 天正16年（1588年）).
+TIME_SPAN = re.compile(
+    r"(?:公元前|西元前|公元|西元)?\d{3,4}年代?(?:\d{1,2}月(?:\d{1,2}日)?)?"
+    r"|\d{1,2}世纪(?:[初中末]叶?|[早中晚前后]期)?"
+    r"|(?<![最过近今未此之以随每这那])[\u4e00-\u9fff]{2}(?:[元一二三四五六七八九十]{1,4}|\d{1,2})年"
+    r"(?:[（(]\d{3,4}年[）)])?"
+)
+ASKS_YEAR_ONLY = re.compile(r"[哪何]一?年|几年|年份")  # …a year, not the day (何时 asks the date)
 YEAR_IN_QUESTION = re.compile(r"(?<!\d)((?:1[89]|20)\d\d)(?!\d)")
 NUMBER_IN_QUESTION = re.compile(r"\d+(?:\.\d+)?")
 RELATIVE_YEARS = {"今年": 0, "去年": -1, "前年": -2, "明年": 1}

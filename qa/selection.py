@@ -134,18 +134,23 @@ class AnswerSelector:
                 document_year(passage.chunk.date),
             )  # fmt: skip
             short = short_answer(frame, sentence, self.matcher, subject)
+            fitted = (  # the features are read on the plain rules (see short_answer)
+                short_answer(frame, sentence, self.matcher, subject, plain=True)
+                if frame.kind in ("what", "other", "year")
+                else short
+            )
             if frame.kind == "number" and not short:
                 bound = named_in(frame, fold(sentence), subject) + list(frame.levels)
                 if frame.rank or bound:
                     gap = Gap("value", bound[0] if bound else "".join(frame.attribute))
                     support = replace(support, gaps=support.gaps + (gap,))
             other = max((o.score for o in picked if o.passage != e.passage), default=0.0)
-            echo = echo_share(short, query)
+            echo = echo_share(fitted, query)
             rows.append(
                 features(
                     support,
                     frame.kind,
-                    bool(short) or frame.kind == "reason",  # why/how: nothing to pull out
+                    bool(fitted) or frame.kind == "reason",  # why/how: nothing to pull out
                     e.score,
                     e.score - other,
                     echo,

@@ -384,3 +384,43 @@ def test_which_place_and_which_person_ask_for_a_name(shared_tokenizer):
     frame = analyse("桐庐县的工业园区位于哪一地区？", shared_tokenizer)
     sentence = "在杭州，桐庐县的工业园区由县政府开发。"
     assert short_answer(frame, sentence, matcher) == "杭州"  # the nearest name, before
+
+
+def test_a_which_type_question_is_answered_by_a_noun_of_that_type(shared_tokenizer):
+    matcher = TermMatcher(shared_tokenizer)
+    frame = analyse("桐庐县设府是在哪个朝代？", shared_tokenizer)
+    assert short_answer(frame, "宋朝时，桐庐县改设府。", matcher) == "宋朝"
+    frame = analyse("流经桐庐县的是哪一条河？", shared_tokenizer)
+    assert short_answer(frame, "富春江和分水江是流经桐庐县的河流，富春江最长。", matcher) in (
+        "富春江",
+        "",
+    )
+    from qa.question import question_kind
+
+    assert question_kind("桐庐县有哪两个工业园区？") == "list"
+
+
+def test_a_when_question_gets_the_time_of_the_clause_it_asks_about(shared_tokenizer):
+    matcher = TermMatcher(shared_tokenizer)
+
+    def when(question: str, sentence: str) -> str:
+        return short_answer(analyse(question, shared_tokenizer), sentence, matcher)
+
+    sentence = "1992年桐庐中学被列为省重点中学，2005年获“百强中学”称号。"
+    assert when("桐庐中学什么时候获“百强中学”称号？", sentence) == "2005年"
+    assert when("桐庐大桥是何时建成的？", "1944年2月25日，桐庐大桥建成。") == "1944年2月25日"
+    assert when("桐庐大桥是哪一年建成的？", "1944年2月25日，桐庐大桥建成。") == "1944年"
+    assert when("桐庐县是何时设立的？", "476年，桐庐县设立。") == "476年"
+    assert when("桐庐县是何时设立的？", "康熙七年，桐庐县设立。") == "康熙七年"
+
+
+def test_a_number_answer_keeps_its_range_fraction_and_unit(shared_tokenizer):
+    matcher = TermMatcher(shared_tokenizer)
+
+    def value(question: str, sentence: str) -> str:
+        return short_answer(analyse(question, shared_tokenizer), sentence, matcher)
+
+    assert value("桐庐的果实长度约是多少厘米？", "桐庐的果实长约15至20厘米。") == "15至20厘米"
+    assert value("桐庐大桥有多长？", "桐庐大桥是一座长702米的大桥。") == "702米"  # not 一座
+    assert value("桐庐处理器速度是多少？", "桐庐处理器的速度为4.7 GHz。") == "4.7 GHz"
+    assert value("桐庐失去了多少比例的人口？", "桐庐失去了三分之一的人口。") == "三分之一"
