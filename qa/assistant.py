@@ -28,7 +28,7 @@ from .chunking import ChunkParams
 from .docstore import DocStore, now, with_removal, with_restore, with_upload
 from .errors import QuestionError, StorageError, storage_error
 from .followup import needs_context, rewrite_followup
-from .grounding import REASONS, document_subject
+from .grounding import REASONS, document_subject, document_year, with_its_year
 from .indexing import (
     DEFAULT_CORPUS,
     DEFAULT_INDEX,
@@ -208,7 +208,8 @@ class Assistant:
         if c is not None:
             n = position[c.evidence.passage] + 1
             highlights[c.evidence.passage] = list(decision.spans)
-            short = c.short or decision.quote
+            year = document_year(passages[c.evidence.passage].chunk.date)
+            short = with_its_year(c.short, year) or decision.quote  # 今年 → 今年（2020年）
             quote = f"{decision.quote}[{n}]"
             answer = quote if short == decision.quote else f"{short}\n{quote}"
             sentences = (Sentence(decision.quote, (n,), True),)

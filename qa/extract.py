@@ -18,6 +18,7 @@ from .text import fold
 MAX_SPAN = 40
 _ARTICLE = re.compile(r"一[个座种位名家所条部项次]")  # 是一座…: an article, not a count
 _RANGE = r"(?:至|到|-|－|~|～|—)"
+_TIME = re.compile(f"{lx.TIME_SPAN.pattern}|{lx.RELATIVE_YEAR.pattern}")  # …and 今年, 去年
 _LISTED_AFTER = r"[\u3400-\u9fff]{0,2}(?=[（(][\d.]|、|分别)"  # 乙县（12.5…, 乙县、, 乙县分别
 _PAREN_VALUE = r"\s*[（(]([^（）()]{1,30})[）)]"
 _RESPECTIVELY = re.compile(r"([^，。；：]*?)分别(?:为|是|有|达到|达|占|增长|实现)?([^，。；]*)")
@@ -228,14 +229,40 @@ def nearest_year(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     return min(years, key=lambda m: abs(m.start() - at)).group(0)
 
 
+def _runs(matches: list[re.Match], sentence: str) -> list[list[re.Match]]:
+    """Matches that follow one another joined only by 、/和/及/与 (甲、乙和丙), as runs."""
+    runs: list[list[re.Match]] = []
+    for m in matches:
+        if runs and re.fullmatch(r"[、和及与]", sentence[runs[-1][-1].end() : m.start()]):
+            runs[-1].append(m)
+        else:
+            runs.append([m])
+    return [r for r in runs if len(r) >= 2]
+
+
+def aligned_time(frame: Frame, sentence: str, times: list[re.Match]) -> re.Match | None:
+    """2003年、2008年和2017年…相继突破1000亿元、2000亿元和4000亿元: the time in the place of
+    the value the question names (…哪一年突破4000亿元 → 2017年); None when there is no such
+    pair of lists."""
+    if not frame.numbers:
+        return None
+    spans = {(t.start(), t.end()) for t in times}
+    values = [v for v in values_of(sentence, "") if (v.start(), v.end()) not in spans]
+    for run in _runs(values, sentence):
+        for k, v in enumerate(run):
+            if any(re.match(rf"{re.escape(n)}(?!\d)", v.group()) for n in frame.numbers):
+                for timed in _runs(times, sentence):
+                    if len(timed) == len(run):
+                        return timed[k]
+    return None
+
+
 def year_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     """The time in the clause that holds most of the question's words (a time that leads
     the sentence, 1261年8月15日，…, belongs to all of it): the whole date for 何时, the year
     alone for 哪一年; none of the years the question itself names."""
     times = [
-        m
-        for m in lx.TIME_SPAN.finditer(sentence)
-        if not any(m.group().startswith(y) for y in frame.years)
+        m for m in _TIME.finditer(sentence) if not any(m.group().startswith(y) for y in frame.years)
     ]
     if not times:
         return ""
@@ -248,7 +275,12 @@ def year_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     best = max(clauses, key=held) if clauses else None
     inside = [m for m in times if best and best.start() <= m.start() < best.end()]
     before = [m for m in times if best and m.start() < best.start()]
-    chosen = inside[0] if inside else before[-1] if before else times[0]
+    at = anchor(frame, sentence, matcher)
+    chosen = (
+        aligned_time(frame, sentence, times)
+        or (min(inside, key=lambda m: abs(m.start() - at)) if inside else None)
+        or (before[-1] if before else times[0])
+    )
     text = chosen.group()
     if lx.ASKS_YEAR_ONLY.search(frame.question):
         text = re.sub(r"(?<=年)\d{1,2}月.*$", "", text)

@@ -153,6 +153,14 @@ def resolve_relative_years(text: str, year: int | None) -> str:
     return lx.RELATIVE_YEAR.sub(lambda m: f"{year + lx.RELATIVE_YEARS[m.group()]}年", text)
 
 
+def with_its_year(text: str, year: int | None) -> str:
+    """A relative year said alone, with the year it means in a document of ``year``
+    (今年 → 今年（2020年）); the text unchanged otherwise."""
+    if year is None or not lx.RELATIVE_YEAR.fullmatch(text):
+        return text
+    return f"{text}（{year + lx.RELATIVE_YEARS[text]}年）"
+
+
 @dataclass(frozen=True)
 class Support:
     gaps: tuple[Gap, ...]

@@ -424,3 +424,29 @@ def test_a_number_answer_keeps_its_range_fraction_and_unit(shared_tokenizer):
     assert value("桐庐大桥有多长？", "桐庐大桥是一座长702米的大桥。") == "702米"  # not 一座
     assert value("桐庐处理器速度是多少？", "桐庐处理器的速度为4.7 GHz。") == "4.7 GHz"
     assert value("桐庐失去了多少比例的人口？", "桐庐失去了三分之一的人口。") == "三分之一"
+
+
+def test_a_when_question_naming_a_value_gets_the_time_in_its_place(shared_tokenizer):
+    """Two parallel lists: the time in the position of the value the question names; and a
+    time the text says as 今年 is quoted as said."""
+    matcher = TermMatcher(shared_tokenizer)
+    sentence = "2003年、2008年和2017年我县工业总产值相继突破100亿元、200亿元和400亿元大关。"
+    frame = analyse("桐庐县工业总产值在哪一年突破400亿元？", shared_tokenizer)
+    assert short_answer(frame, sentence, matcher) == "2017年"
+    frame = analyse("桐庐县工业总产值在哪一年突破100亿元？", shared_tokenizer)
+    assert short_answer(frame, sentence, matcher) == "2003年"
+    frame = analyse("甲公司是哪一年上市的？", shared_tokenizer)
+    assert short_answer(frame, "今年，甲公司、乙公司成功上市。", matcher) == "今年"
+
+
+def test_a_relative_year_answer_says_the_year_it_means(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "tonglu-2020.md").write_text(
+        "# 桐庐县2020年工作总结\n\n今年，全县甲公司、乙公司、丙公司成功上市。\n", "utf-8"
+    )
+    a = Assistant.open(tmp_path / "idx", corpus=corpus, model=FakeEncoder())
+    a.selector.model = replace(default_model(), threshold=0.0)
+    answer = a.ask("甲公司是哪一年上市的？")
+    assert answer.short_answer == "今年（2020年）"
+    assert answer.answer.startswith("今年（2020年）\n")
