@@ -164,6 +164,9 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
     counted = counted_value(frame, sentence)
     if counted:
         return counted
+    aligned = aligned_value(frame, sentence)
+    if aligned:
+        return aligned
     at = anchor(frame, sentence, matcher)
     # the clause holding the question's year comes first ("2003年…突破1000亿元，2017年…")
     for year in frame.years:
@@ -255,6 +258,23 @@ def aligned_time(frame: Frame, sentence: str, times: list[re.Match]) -> re.Match
                     if len(timed) == len(run):
                         return timed[k]
     return None
+
+
+def aligned_value(frame: Frame, sentence: str) -> str:
+    """The dual of ``aligned_time``: 2003年、…和2017年…突破1000亿元、…和4000亿元 asked about
+    2017 gives 4000亿元; "" when the asked year is not in such a pair of lists."""
+    if not frame.years:
+        return ""
+    times = list(_TIME.finditer(sentence))
+    spans = {(t.start(), t.end()) for t in times}
+    values = [v for v in values_of(sentence, frame.unit) if (v.start(), v.end()) not in spans]
+    for timed in _runs(times, sentence):
+        for k, t in enumerate(timed):
+            if any(t.group().startswith(y) for y in frame.years):
+                for run in _runs(values, sentence):
+                    if len(run) == len(timed):
+                        return run[k].group()
+    return ""
 
 
 def year_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:

@@ -437,6 +437,8 @@ def test_a_when_question_naming_a_value_gets_the_time_in_its_place(shared_tokeni
     assert short_answer(frame, sentence, matcher) == "2003年"
     frame = analyse("甲公司是哪一年上市的？", shared_tokenizer)
     assert short_answer(frame, "今年，甲公司、乙公司成功上市。", matcher) == "今年"
+    frame = analyse("2008年桐庐县工业总产值突破了多少？", shared_tokenizer)  # the other way
+    assert short_answer(frame, sentence, matcher) == "200亿元"
 
 
 def test_a_relative_year_answer_says_the_year_it_means(tmp_path):
