@@ -31,6 +31,8 @@ REASONS = {
     "value": "资料中没有给出“{term}”的具体数值。",
     "attribute": "资料中没有关于“{term}”的内容。",
     "type": "资料中没有关于“{term}”的内容。",
+    "attribute_far": "资料中没有把“{term}”与所问内容联系起来。",  # the corpus has the word
+    "type_far": "资料中没有找到能回答这个问题的内容。",  # the answer's type word: rarely said
     "weak": "资料中没有找到能回答这个问题的内容。",
     "unsure": "找到的段落与问题相关，但不能确定它们回答了这个问题：请看下面可能相关的段落。",
     "followup": (
@@ -308,6 +310,10 @@ def ground(
     ):  # after the question word it names the answer's type (哪个朝代: 宋朝), a gap of its own
         kind = "type" if attribute[-1] in frame.right else "attribute"
         gaps.append(Gap(kind, attribute[-1]))
+    elif frame.kind != "number" and attribute and not matcher.found(attribute[-1], whole_text):
+        # a word the corpus uses, but not this passage: soft, the model weighs it
+        kind = "type_far" if attribute[-1] in frame.right else "attribute_far"
+        gaps.append(Gap(kind, attribute[-1]))
     if frame.kind == "number" and not bound:
         gaps.append(Gap("value", "".join(attribute)))  # the number would be of something else
     if frame.kind == "number":
@@ -329,7 +335,10 @@ def ground(
 
 
 # the most telling first
-REASON_ORDER = ("name", "level", "year", "unknown", "value", "attribute", "type", "name_far")
+REASON_ORDER = (
+    "name", "level", "year", "unknown", "value", "attribute", "type", "name_far",
+    "attribute_far", "type_far",
+)  # fmt: skip
 
 
 def reason(gaps: Iterable[Gap], subject: str) -> str:

@@ -452,3 +452,19 @@ def test_a_relative_year_answer_says_the_year_it_means(tmp_path):
     answer = a.ask("甲公司是哪一年上市的？")
     assert answer.short_answer == "今年（2020年）"
     assert answer.answer.startswith("今年（2020年）\n")
+
+
+def test_a_word_the_corpus_has_but_the_passage_lacks_is_a_soft_gap(shared_tokenizer):
+    """The asked attribute, known to the corpus but not in this passage, is weighed (it is no
+    veto: paraphrases), and a refusal for it does not claim the corpus never says it."""
+    from qa.grounding import reason
+
+    matcher = TermMatcher(shared_tokenizer)
+    sentence = "桐庐县的县长是李明远。"
+    frame = analyse("桐庐县的县委书记的收视率是什么？", shared_tokenizer)
+    support = ground(
+        frame, sentence, sentence, sentence, "桐庐", matcher, lambda t: 1.0, lambda t: True
+    )
+    kinds = {g.kind for g in support.gaps}
+    assert "attribute_far" in kinds and not support.hard
+    assert "没有关于" not in reason(support.gaps, "桐庐")
