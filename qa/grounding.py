@@ -31,7 +31,7 @@ REASONS = {
     "value": "资料中没有给出“{term}”的具体数值。",
     "attribute": "资料中没有关于“{term}”的内容。",
     "type": "资料中没有关于“{term}”的内容。",
-    "attribute_far": "资料中没有把“{term}”与所问内容联系起来。",  # the corpus has the word
+    "attribute_far": "找到的段落中没有提到“{term}”。",  # the corpus has the word elsewhere
     "type_far": "资料中没有找到能回答这个问题的内容。",  # the answer's type word: rarely said
     "weak": "资料中没有找到能回答这个问题的内容。",
     "unsure": "找到的段落与问题相关，但不能确定它们回答了这个问题：请看下面可能相关的段落。",
