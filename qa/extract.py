@@ -9,6 +9,7 @@ to the left and right of its question word, as they appear in the sentence.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from . import lexicon as lx
 from .grounding import NUMERAL_END, TermMatcher, strip_place_suffix, values_of
@@ -79,11 +80,15 @@ def comparison(frame: Frame, sentence: str, subject: str = "") -> str:
                 values = values_of(sentence[m.end() :], frame.unit)
                 if values and values[0].start() == 0:
                     return values[0].group()
-            for at in (m.start() for m in re.finditer(re.escape(candidate), sentence)):
-                before = [v for v in values_of(sentence[:at], frame.unit) if v.end() == at]
-                if before and not lx.YEAR.fullmatch(before[0].group()):  # 47位|罗德学者
-                    if _not_question_number(before[0].group(), frame):
-                        return before[0].group()
+            for named in re.finditer(re.escape(candidate), sentence):  # 47位|罗德学者
+                at = named.start()
+                before = [v.group() for v in values_of(sentence[:at], frame.unit) if v.end() == at]
+                if (
+                    before
+                    and not lx.YEAR.fullmatch(before[0])
+                    and _not_question_number(before[0], frame)
+                ):
+                    return before[0]
     return ""
 
 
@@ -243,38 +248,45 @@ def _runs(matches: list[re.Match], sentence: str) -> list[list[re.Match]]:
     return [r for r in runs if len(r) >= 2]
 
 
-def aligned_time(frame: Frame, sentence: str, times: list[re.Match]) -> re.Match | None:
-    """2003年、2008年和2017年…相继突破1000亿元、2000亿元和4000亿元: the time in the place of
-    the value the question names (…哪一年突破4000亿元 → 2017年); None when there is no such
-    pair of lists."""
-    if not frame.numbers:
-        return None
-    spans = {(t.start(), t.end()) for t in times}
-    values = [v for v in values_of(sentence, "") if (v.start(), v.end()) not in spans]
-    for run in _runs(values, sentence):
-        for k, v in enumerate(run):
-            if any(re.match(rf"{re.escape(n)}(?!\d)", v.group()) for n in frame.numbers):
-                for timed in _runs(times, sentence):
-                    if len(timed) == len(run):
-                        return timed[k]
+def _paired(
+    asked: list[re.Match], other: list[re.Match], wanted: Callable[[str], bool], sentence: str
+) -> re.Match | None:
+    """Two lists side by side (2003年、2008年和2017年…突破1000亿元、2000亿元和4000亿元): the
+    item of ``other`` in the place of the ``wanted`` item of ``asked``; None when the
+    sentence holds no such pair of lists."""
+    for run in _runs(asked, sentence):
+        for k, m in enumerate(run):
+            if wanted(m.group()):
+                for paired in _runs(other, sentence):
+                    if len(paired) == len(run):
+                        return paired[k]
     return None
 
 
+def _untimed(values: list[re.Match], times: list[re.Match]) -> list[re.Match]:
+    """The values that are not themselves one of the times (2003年 is both)."""
+    spans = {(t.start(), t.end()) for t in times}
+    return [v for v in values if (v.start(), v.end()) not in spans]
+
+
+def aligned_time(frame: Frame, sentence: str, times: list[re.Match]) -> re.Match | None:
+    """…哪一年突破4000亿元 → the time in the place of 4000亿元 (``_paired``)."""
+    if not frame.numbers:
+        return None
+    values = _untimed(values_of(sentence, ""), times)
+    numbers = [re.compile(rf"{re.escape(n)}(?!\d)") for n in frame.numbers]
+    return _paired(values, times, lambda v: any(n.match(v) for n in numbers), sentence)
+
+
 def aligned_value(frame: Frame, sentence: str) -> str:
-    """The dual of ``aligned_time``: 2003年、…和2017年…突破1000亿元、…和4000亿元 asked about
-    2017 gives 4000亿元; "" when the asked year is not in such a pair of lists."""
+    """The other way round: asked about 2017, the value in its place; "" when the asked year
+    is not in such a pair of lists."""
     if not frame.years:
         return ""
     times = list(_TIME.finditer(sentence))
-    spans = {(t.start(), t.end()) for t in times}
-    values = [v for v in values_of(sentence, frame.unit) if (v.start(), v.end()) not in spans]
-    for timed in _runs(times, sentence):
-        for k, t in enumerate(timed):
-            if any(t.group().startswith(y) for y in frame.years):
-                for run in _runs(values, sentence):
-                    if len(run) == len(timed):
-                        return run[k].group()
-    return ""
+    values = _untimed(values_of(sentence, frame.unit), times)
+    found = _paired(times, values, lambda t: t.startswith(frame.years), sentence)
+    return found.group() if found else ""
 
 
 def year_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:

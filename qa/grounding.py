@@ -302,18 +302,12 @@ def ground(
     if qualified and all(other_modifier(tagged, at) for at in starts):
         starts = []  # the sentence's 工程技术中心 is not the question's 企业技术中心
     bound = matcher.found(attribute[-1], sentence) and bool(starts) if attribute else True
-    if (  # what is asked about is nowhere in the passage, nor anywhere in the corpus
-        frame.kind != "number"
-        and attribute
-        and not matcher.found(attribute[-1], whole_text)
-        and not known(attribute[-1])
-    ):  # after the question word it names the answer's type (哪个朝代: 宋朝), a gap of its own
+    if frame.kind != "number" and attribute and not matcher.found(attribute[-1], whole_text):
+        # what is asked about is not in the passage: after the question word it names the
+        # answer's type (哪个朝代: 宋朝), a gap of its own; a word the corpus uses elsewhere
+        # is a soft "_far" gap, the model weighs it
         kind = "type" if attribute[-1] in frame.right else "attribute"
-        gaps.append(Gap(kind, attribute[-1]))
-    elif frame.kind != "number" and attribute and not matcher.found(attribute[-1], whole_text):
-        # a word the corpus uses, but not this passage: soft, the model weighs it
-        kind = "type_far" if attribute[-1] in frame.right else "attribute_far"
-        gaps.append(Gap(kind, attribute[-1]))
+        gaps.append(Gap(kind + ("_far" if known(attribute[-1]) else ""), attribute[-1]))
     if frame.kind == "number" and not bound:
         gaps.append(Gap("value", "".join(attribute)))  # the number would be of something else
     if frame.kind == "number":
