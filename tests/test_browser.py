@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from qa import DEFAULT_CORPUS
+from tests.test_app_http import free_port, stop  # one copy of starting and stopping a server
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -50,12 +50,6 @@ UNTRANSLATED = re.compile(rf"\b(?:{'|'.join(NAMESPACES)})\.[a-z_]+\b")
 BRIDGE = "# 海洋经济\n\n慈溪跨海大桥全长三十六公里，于2008年通车。\n"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def running(args: list[str], env: dict, log_path: Path, url: str) -> Iterator[None]:
     """A server (``args``, run from the project root, output to ``log_path``) until ``url``
@@ -79,12 +73,7 @@ def running(args: list[str], env: dict, log_path: Path, url: str) -> Iterator[No
             time.sleep(0.5)
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 

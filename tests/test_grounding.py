@@ -45,6 +45,16 @@ def assistant(tmp_path_factory):
     return a
 
 
+def support_of(tokenizer, question: str, sentence: str, known: bool = True):
+    """``ground`` of ``question`` on one sentence (its own window, subject 桐庐, every word
+    weighing 1); ``known``: whether the corpus uses every word."""
+    frame = analyse(question, tokenizer)
+    matcher = TermMatcher(tokenizer)
+    return ground(
+        frame, sentence, sentence, sentence, "桐庐", matcher, lambda t: 1.0, lambda t: known
+    )
+
+
 @pytest.mark.parametrize(
     "question, short",
     [
@@ -114,15 +124,10 @@ def test_document_subject_is_learned_from_the_document(shared_tokenizer):
 
 
 def test_grounding_gaps_by_kind(shared_tokenizer):
-    matcher = TermMatcher(shared_tokenizer)
     sentence = "2019年我县工业总产值达到512.6亿元。"
 
     def gaps(question: str) -> set[str]:
-        frame = analyse(question, shared_tokenizer)
-        support = ground(
-            frame, sentence, sentence, sentence, "桐庐", matcher, lambda t: 1.0, lambda t: True
-        )
-        return {g.kind for g in support.gaps}
+        return {g.kind for g in support_of(shared_tokenizer, question, sentence).gaps}
 
     assert gaps("2019年桐庐县工业总产值是多少？") == set()
     assert gaps("2018年桐庐县工业总产值是多少？") == {"year"}
@@ -331,14 +336,10 @@ def test_placeholder_nouns_and_era_words_need_no_evidence(shared_tokenizer):
 def test_the_asked_type_after_the_question_word_is_its_own_gap(shared_tokenizer):
     """哪个朝代 is answered by 宋朝: the type word is not in the evidence, and that gap is told
     apart from a missing attribute before the question word."""
-    matcher = TermMatcher(shared_tokenizer)
     sentence = "宋朝时，桐庐县改设府。"
 
     def gaps(question: str) -> set[str]:
-        frame = analyse(question, shared_tokenizer)
-        support = ground(
-            frame, sentence, sentence, sentence, "桐庐", matcher, lambda t: 1.0, lambda t: False
-        )
+        support = support_of(shared_tokenizer, question, sentence, known=False)
         return {g.kind for g in support.gaps}
 
     assert gaps("桐庐县设府始于哪个朝代？") >= {"type"}
@@ -459,12 +460,8 @@ def test_a_word_the_corpus_has_but_the_passage_lacks_is_a_soft_gap(shared_tokeni
     veto: paraphrases), and a refusal for it does not claim the corpus never says it."""
     from qa.grounding import reason
 
-    matcher = TermMatcher(shared_tokenizer)
-    sentence = "桐庐县的县长是李明远。"
-    frame = analyse("桐庐县的县委书记的收视率是什么？", shared_tokenizer)
-    support = ground(
-        frame, sentence, sentence, sentence, "桐庐", matcher, lambda t: 1.0, lambda t: True
-    )
+    question, sentence = "桐庐县的县委书记的收视率是什么？", "桐庐县的县长是李明远。"
+    support = support_of(shared_tokenizer, question, sentence)
     kinds = {g.kind for g in support.gaps}
     assert "attribute_far" in kinds and not support.hard
     assert reason(support.gaps, "桐庐") == "找到的段落中没有提到“收视率”。"
