@@ -49,6 +49,9 @@ from qa.ui_kb import MAX_UPLOAD_BYTES, KnowledgeBaseTab, build_kb_tab
 
 log = logging.getLogger("app")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # read when the page is built
+# After every event Gradio recomputes a pandas summary of up to 10,000 past events (5–13 ms of
+# CPU each) for a monitoring dashboard this app never enables: have it recompute (almost) never.
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(10**9))
 
 MODEL = os.environ.get("QA_MODEL") or DEFAULT_MODEL
 CORPUS_DIR = Path(os.environ.get("QA_CORPUS_DIR") or DEFAULT_CORPUS)

@@ -49,6 +49,14 @@ def test_upload_cache_is_cleaned():
     assert app.demo.delete_cache == app.CACHE_CLEANING
 
 
+def test_gradio_does_not_recompute_its_event_summary_after_every_event():
+    """Gradio's monitoring summary (a pandas frame of past events, 5–13 ms each) is off."""
+    queue = app.demo._queue
+    records = [{"function": "ask", "status": "success", "process_time": 0.1}] * 50
+    queue.events_recorded += len(records)
+    assert queue.compute_analytics_summary(records) == {"functions": {}}
+
+
 def test_missing_corpus_folder_is_a_clear_start_up_message(tmp_path):
     env = os.environ | {
         "QA_CORPUS_DIR": str(tmp_path / "nope"),
