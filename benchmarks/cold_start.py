@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -21,6 +23,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "慈溪有几家国家级单项冠军企业？"
+
+
+# one SSL context for the client (gradio_client builds one per request otherwise, even for http)
+CONTEXT = ssl.create_default_context()
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def first_answer(env: dict, port: int, timeout: float = 300) -> tuple[float, str]:
@@ -39,9 +51,15 @@ def first_answer(env: dict, port: int, timeout: float = 300) -> tuple[float, str
         while time.perf_counter() - start < timeout:
             if proc.poll() is not None:
                 raise RuntimeError(f"app.py exited with {proc.returncode}")
+            if not listening(port):  # a cheap probe: a Client per try would compete for CPU
+                time.sleep(0.05)
+                continue
             try:
-                answer = Client(url, verbose=False).predict(QUESTION, api_name="/ask")
-                return time.perf_counter() - start, str(answer)[:80]
+                client = Client(url, verbose=False, ssl_verify=CONTEXT)  # type: ignore[arg-type]
+                answer = client.predict(QUESTION, api_name="/ask")
+                seconds = time.perf_counter() - start
+                client.close()  # its open stream would hold up the server's shutdown
+                return seconds, str(answer)[:80]
             except Exception:  # not up yet
                 time.sleep(0.1)
         raise TimeoutError("no answer")

@@ -86,6 +86,20 @@ def test_custom_stopwords_and_add_word(tmp_path):
     assert "宁波帮帮宁波" in t.words("宁波帮帮宁波发展大会")
 
 
+def test_part_of_speech_tags_as_jiebas_own_and_words_stay_private(plain_tok):
+    import jieba
+    import jieba.posseg
+
+    fresh = jieba.posseg.POSTokenizer(jieba.Tokenizer())  # parses the dictionary itself
+    for text in (SENTENCE, "宁波市北仑区的常住人口是多少？", "张三在杭州湾新区创办了企业。"):
+        assert plain_tok.tagged(text) == [(p.word, p.flag) for p in fresh.cut(text)]
+    mine = Tokenizer(userdict=None)
+    mine.add_words({"甬江口湿地": "ns"})
+    assert mine.tag_of("甬江口湿地") == "ns"
+    assert "甬江口湿地" not in jieba.posseg.dt.word_tag_tab
+    assert plain_tok.tag_of("甬江口湿地") != "ns"
+
+
 def test_tokenizer_is_thread_safe(tok):
     want = tok.tokens(SENTENCE)
     results, errors = [], []
