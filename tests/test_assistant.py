@@ -231,3 +231,25 @@ def test_long_sentence_trimmed_around_the_clauses_the_question_names():
     assert "2003年（1002.8亿元" in out
     assert "工业总产值" in out
     assert "…" in out  # the clause about 2011 is left out
+
+
+def test_concurrent_batches_get_the_answers_asked_alone(assistant):
+    """The micro-batcher runs two ask_many calls at once: no shared state between them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = [
+        "2020年慈溪市规上工业总产值是多少？",
+        "前湾新区规划面积多少？",
+        "全市拥有多少家高新技术企业？",
+        "火星上有多少人？",
+        "建成投用5亿元以上项目多少个？",
+        "新区重点发展哪些产业？",
+    ]
+    alone = [(a.answer, a.confidence) for a in assistant.ask_many(questions)]
+    batches = [questions[k:] + questions[:k] for k in range(len(questions))] * 3
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(assistant.ask_many, batches))
+    for k, answers in enumerate(results):
+        shift = k % len(questions)
+        want = alone[shift:] + alone[:shift]
+        assert [(a.answer, a.confidence) for a in answers] == want

@@ -84,7 +84,9 @@ def test_an_answer_that_takes_too_long_is_busy():
 
 def test_async_callers_share_batches_and_get_the_same_busy():
     engine = Engine(delay=0.05)
-    batcher = MicroBatcher(engine.ask_many, window_s=0.01, max_waiting=20, max_wait_s=5)
+    batcher = MicroBatcher(
+        engine.ask_many, window_s=0.01, max_waiting=20, max_wait_s=5, dispatchers=1
+    )
 
     async def ask_all(n: int) -> list:
         asks = [batcher.ask_async(f"q{i}", (f"h{i}",)) for i in range(n)]
@@ -108,6 +110,25 @@ def test_async_callers_share_batches_and_get_the_same_busy():
     slow.close()
 
 
+def test_a_slow_batch_does_not_hold_up_the_next():
+    release, order = threading.Event(), []
+
+    def ask_many(questions, histories):
+        if questions[0] == "slow":
+            release.wait(5)
+        order.append(questions[0])
+        return list(questions)
+
+    batcher = MicroBatcher(ask_many, window_s=0.0)
+    slow = batcher.submit("slow")
+    time.sleep(0.05)  # one dispatcher is now inside the slow batch
+    assert batcher.ask("quick") == "quick", "the other dispatcher answers meanwhile"
+    release.set()
+    assert slow.result(5) == "slow" and order == ["quick", "slow"]
+    batcher.close()
+    assert not any(t.is_alive() for t in batcher._threads), "close stops every dispatcher"
+
+
 def test_questions_are_grouped_by_engine_and_filter():
     calls = []
 
@@ -120,7 +141,7 @@ def test_questions_are_grouped_by_engine_and_filter():
         return ask_many
 
     shared, session = engine("shared"), engine("session")
-    batcher = MicroBatcher(shared, window_s=0.05)
+    batcher = MicroBatcher(shared, window_s=0.05, dispatchers=1)  # all five in one batch
     asks = [
         ("a", None, None),
         ("b", ["x.md"], None),
