@@ -100,8 +100,15 @@ def remove_document(kb: KnowledgeBase, source: str) -> int:
     return removed
 
 
+# Bump when reading, repairing or chunking turns the same files into other passages (a
+# reader's fix, dates taken from file names): an index built before is then re-read at its
+# next open, its unchanged passages keeping their vectors (content-hash ids).
+READING_VERSION = 2
+
+
 def new_manifest(encoder: Encoder, params: ChunkParams, corpus: Path | None) -> dict:
     return {
+        "reading": READING_VERSION,
         "model": encoder.name,
         "dim": encoder.dim,
         "chunking": params.to_json(),
@@ -204,9 +211,9 @@ def open_index(
     tokenizer=None,
 ) -> KnowledgeBase:
     """The index in ``index_dir``, rebuilt first if it is missing, built differently
-    (model, dimension, chunking) or stale (``corpus`` or the stored uploads changed
-    since). With ``corpus`` None the index is taken as it is, and a mismatch raises
-    ``IndexMismatch``."""
+    (model, dimension, chunking), stale (``corpus`` or the stored uploads changed
+    since) or read by older readers (``READING_VERSION``). With ``corpus`` None the index
+    is taken as it is, and a mismatch raises ``IndexMismatch``."""
     manifest = read_manifest(index_dir)
     if corpus is None:
         if manifest is None:
@@ -222,6 +229,7 @@ def open_index(
     fresh = (
         manifest is not None
         and compatible(manifest, encoder, params)
+        and manifest.get("reading") == READING_VERSION  # else: read with today's readers
         and (
             manifest.get("corpus_fingerprint")
             == files_fingerprint(document_files(corpus, index_dir))

@@ -104,6 +104,26 @@ def test_unchanged_corpus_loads_without_embedding(tmp_path, corpus):
     assert len(kb) == len(all_chunks(corpus))
 
 
+def test_an_index_read_by_older_readers_is_re_read_keeping_its_vectors(
+    tmp_path, corpus, monkeypatch
+):
+    import qa.indexing
+
+    monkeypatch.setattr(qa.indexing, "READING_VERSION", 1)
+    build_index(corpus, tmp_path / "idx", CountingEncoder())
+    monkeypatch.setattr(qa.indexing, "READING_VERSION", 2)  # the readers changed since
+    reads = []
+    monkeypatch.setattr(qa.indexing, "read_document", lambda *a, **k: reads.append(a[1]) or
+                        read_document(*a, **k))  # fmt: skip
+    enc = CountingEncoder()
+    kb = open_index(corpus, tmp_path / "idx", enc)
+    assert sorted(reads) == ["bay.txt", "broken.txt", "industry.md"] and enc.embedded == []
+    assert kb.manifest["reading"] == 2 and len(kb) == len(all_chunks(corpus))
+    reads.clear()
+    open_index(corpus, tmp_path / "idx", enc)
+    assert reads == [], "read once: the next open loads it"
+
+
 def test_refresh_reembeds_only_changed_chunks(tmp_path, corpus):
     build_index(corpus, tmp_path / "idx", CountingEncoder())
     old_ids = {c.id for c in load(tmp_path / "idx").chunks.values()}
