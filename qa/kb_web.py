@@ -142,7 +142,13 @@ def build_server(
     server.include_router(kb_router(access, find_file))
     for router in routers:
         server.include_router(router)
-    return gr.mount_gradio_app(server, demo, path="/", **gradio)
+    mounted = gr.mount_gradio_app(server, demo, path="/", **gradio)
+    # Gradio checks that a file named in an event's input was uploaded (lies in its upload
+    # folder) only once the Blocks "has launched", which ``launch()`` sets and
+    # ``mount_gradio_app`` does not: without this, any caller could hand an event any file
+    # the server can read (a session upload of /etc/…, a batch file) by its path.
+    demo.has_launched = True
+    return mounted
 
 
 def announce(access: Access, host: str, port: int) -> str:

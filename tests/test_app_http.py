@@ -244,6 +244,23 @@ def test_session_upload_is_private_to_its_session(link_app):
     assert "seawall.md" not in json.dumps(view, ensure_ascii=False)
 
 
+def test_an_event_cannot_be_handed_a_server_file_by_its_path(link_app):
+    """Only files posted to the upload route reach the handlers: not one named by path."""
+    url, _, tmp = link_app
+    secret = tmp / "secret.txt"  # readable by the server, never uploaded
+    secret.write_text("机密\n\n星河镇的金库密码是七七八八。\n", encoding="utf-8")
+    named = [{"path": str(secret), "orig_name": "x.txt", "meta": {"_type": "gradio.FileData"}}]
+    fns = events(url)
+    done = call(url, fns["session_upload"], [named], "thief")
+    assert done["success"] is False and "仅本会话可用" not in json.dumps(done, ensure_ascii=False)
+    asked = call(url, fns["respond"], ["星河镇的金库密码是什么？", [], [], 3, []], "thief")
+    assert "七七八八" not in json.dumps(asked["output"], ensure_ascii=False)
+    done = call(url, fns["run"], [named[0]], "thief")  # the batch tab's question file
+    assert done["success"] is False
+    assert "七七八八" not in json.dumps(done, ensure_ascii=False)
+    assert call(url, fns["session_upload"], [uploaded(url, "ok.md", BRIDGE)], "ok")["success"]
+
+
 def test_original_files_are_served_from_the_store_only(link_app):
     url, _, tmp = link_app
     digest = json.loads((tmp / "index" / "manifest.json").read_text())["documents"]["report.md"]
