@@ -68,7 +68,7 @@ def verify_password(password: str, stored: str) -> bool:
         )
     except (ValueError, TypeError):
         return False
-    return hmac.compare_digest(got.hex(), digest)
+    return hmac.compare_digest(got.hex().encode(), digest.encode())  # bytes: any text
 
 
 def read_users(path: str | Path) -> dict[str, str]:
@@ -190,7 +190,8 @@ class Access:
         """A new session id for the terminal link's token, else None."""
         if self.mode != LINK or not self.token or not token:
             return None
-        return self._open(LOCAL) if hmac.compare_digest(token, self.token) else None
+        same = hmac.compare_digest(token.encode(), self.token.encode())  # str: ASCII only
+        return self._open(LOCAL) if same else None
 
     def logout(self, session: str | None) -> None:
         with self._lock:

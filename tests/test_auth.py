@@ -32,6 +32,7 @@ def test_password_hashes_are_salted_scrypt():
     assert first.startswith("scrypt$") and first != second
     assert verify_password("pässwort", first) and verify_password("pässwort", second)
     assert not verify_password("passwort", first)
+    assert not verify_password("x", "scrypt$16384$8$1$abcd$密码"), "a mangled users file line"
     assert not verify_password("x", "not-a-hash") and not verify_password("x", "md5$1$2$3$4$5")
 
 
@@ -100,6 +101,7 @@ def test_terminal_link_on_this_computer(host):
     access = Access.from_env({}, host=host)
     assert access.mode == LINK and len(access.token) >= 24
     assert access.redeem("wrong") is None and access.redeem(None) is None
+    assert access.redeem("中文") is None and access.redeem(access.token + "é") is None
     session = access.redeem(access.token)
     assert access.editor(req(session)) == LOCAL
     assert Access.from_env({}, host=host).token != access.token  # new each start
