@@ -27,7 +27,7 @@ from .overlay import Overlays
 from .readers import UnreadableDocument, read_document, summary, supported_suffixes
 from .render import describe_knowledge_base, escape, render_documents
 from .ui_notices import UNSUPPORTED_TYPE
-from .worker import IndexWorker, Job
+from .worker import SESSION_PRIORITY, IndexWorker, Job
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ AUDIT_ROWS = 50  # latest audit-log entries shown to editors
 WAIT_S = 1.5  # a handler waits this long for its additions before showing progress
 POLL_S = 1.0  # how often the page asks for the progress of running additions
 SHARED, SESSION = "shared", "session"  # the two kinds of addition, each with its status line
+UPLOAD_STILL_RUNNING = "上一次上传的文件还在建立索引，请等它完成后再上传。"
 ACTIONS = {"add": "添加", "replace": "替换", "remove": "删除", "restore": "恢复"}
 
 
@@ -224,6 +225,10 @@ class KnowledgeBaseTab:
         box, *view, timer)."""
         session = _session(request)
         lines, jobs = [], []
+        status, running = self._status(session, SESSION)
+        if running:  # one upload at a time per visitor; the running one stays on show
+            status = f"{status}\n\n❌ {UPLOAD_STILL_RUNNING}"
+            return (status, None, *self.view(request), gr.Timer(active=True))
         shared = self.get_assistant()
         for path in _files(files)[:MAX_UPLOAD_FILES]:
             problem = check_upload(path, self.overlays.max_bytes)
@@ -231,7 +236,8 @@ class KnowledgeBaseTab:
                 lines.append(f"❌ {escape(path.name)}：{escape(problem)}")
                 continue
             add = _session_addition(self.overlays, session, shared)
-            jobs.append(self.get_worker().submit([path], [path.name], add=add).id)
+            job = self.get_worker().submit([path], [path.name], add=add, priority=SESSION_PRIORITY)
+            jobs.append(job.id)
         if not lines and not jobs:
             lines.append("请先选择要上传的文件。")
         return self._started(request, SESSION, lines, jobs, None)

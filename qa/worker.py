@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 WORKER_NICE = 10  # added to the worker thread's nice value (Linux: per thread)
 WORKER_THREADS = 1  # OpenMP threads the worker's embedding may use
 KEEP_JOBS = 100  # finished job records kept for the page
+# an editor's additions to the shared knowledge base run before visitors' session uploads,
+# so no number of visitors' uploads holds up a change to what everyone is answered from
+SHARED_PRIORITY, SESSION_PRIORITY = 0, 1
 
 AddFiles = Callable[[list[Path], list[str], Callable[[int, int], None]], int | tuple[int, str]]
 
@@ -127,8 +130,10 @@ class IndexWorker:
         self._add, self._model, self._nice, self._threads = add, model, nice, threads
         self._jobs: dict[int, Job] = {}
         self._lock = threading.Lock()
-        self._queue: queue.Queue[tuple[int, Path, list[str], AddFiles | None] | None]
-        self._queue = queue.Queue()
+        # (priority, job id, folder, names, add): lower priority first, then in order;
+        # a folder of None stops the worker
+        self._queue: queue.PriorityQueue[tuple[int, int, Path | None, list[str], AddFiles | None]]
+        self._queue = queue.PriorityQueue()
         self._ids = itertools.count(1)
         # copies of the files of jobs not finished yet, one folder a job: an idle worker
         # leaves nothing behind, even when the process is killed
@@ -143,9 +148,11 @@ class IndexWorker:
         paths: Sequence[str | Path],
         names: Sequence[str] | None = None,
         add: AddFiles | None = None,
+        priority: int = SHARED_PRIORITY,
     ) -> Job:
         """Queue an addition of ``paths`` (stored under ``names``, done by ``add`` or the
-        worker's own); returns its record."""
+        worker's own); jobs of a lower ``priority`` run first (an editor's before a
+        visitor's). Returns its record."""
         if add is None and self._add is None:
             raise ValueError("this worker has no default add function: pass add=")
         files = [Path(p) for p in paths]
@@ -160,7 +167,7 @@ class IndexWorker:
         estimate = indexing_seconds(size, self._model, cores)
         job = Job(next(self._ids), tuple(stored), estimate_s=estimate)
         self._update(job)
-        self._queue.put((job.id, folder, stored, add))
+        self._queue.put((priority, job.id, folder, stored, add))
         return job
 
     def job(self, job_id: int) -> Job | None:
@@ -185,7 +192,7 @@ class IndexWorker:
         """Stop: the running job is abandoned at its next progress step (nothing of it is
         saved), queued ones are dropped, the copies of their files removed."""
         self._stopping.set()
-        self._queue.put(None)
+        self._queue.put((-1, 0, None, [], None))  # before any job
         self._thread.join(timeout)
         _remove(self._folders)
 
@@ -198,8 +205,10 @@ class IndexWorker:
 
     def _run(self) -> None:
         limit_this_thread(self._nice, self._threads)
-        while (item := self._queue.get()) is not None and not self._stopping.is_set():
-            job_id, folder, names, add = item
+        while True:
+            _, job_id, folder, names, add = self._queue.get()
+            if folder is None or self._stopping.is_set():
+                break
             try:
                 self._do(job_id, folder, names, add or self._add)
             finally:

@@ -277,6 +277,8 @@ def test_additions_show_progress_until_done(tab, assistant, editor, tmp_path, mo
     status, _, *view, timer = tab.session_upload([upload_file(tmp_path, "a.md", NEW_DOC)], alice)
     assert status.startswith("⏳ a.md：排队等待") and timer.active is True
     assert "a.md" not in view[MINE]
+    again = tab.session_upload([upload_file(tmp_path, "c.md", NEW_DOC)], alice)[0]
+    assert again.startswith("⏳ a.md：排队等待") and again.endswith(ui.UPLOAD_STILL_RUNNING)
     status, _, *view, timer = tab.upload([upload_file(tmp_path, "b.md", NEW_DOC)], False, editor)
     assert status.startswith("⏳ b.md") and timer.active is True
     mine, shared, *view, timer = tab.progress(alice)

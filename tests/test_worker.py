@@ -200,3 +200,31 @@ def test_a_job_may_bring_its_own_add_and_summary(tmp_path):
     worker.close()
     assert done.state == "done" and done.added == 2 and done.describe().endswith("已替换，2 个段落")
     assert seen == [(FARM, ["农业.txt"])]
+
+
+def test_an_editors_addition_runs_before_queued_session_uploads(tmp_path):
+    from qa.worker import SESSION_PRIORITY
+
+    release, order = threading.Event(), []
+
+    def add(name):
+        def run(paths, names, progress):
+            if name == "blocker":
+                release.wait(10)
+            order.append(name)
+            return 1
+
+        return run
+
+    worker = IndexWorker()
+    path = _file(tmp_path, "a.txt", FARM)
+    blocker = worker.submit([path], add=add("blocker"))
+    time.sleep(0.1)  # the blocker is running
+    visitors = [worker.submit([path], add=add(f"visitor{i}"), priority=SESSION_PRIORITY)
+                for i in range(3)]  # fmt: skip
+    editor = worker.submit([path], add=add("editor"))
+    release.set()
+    for job in (blocker, *visitors, editor):
+        assert worker.wait(job.id, 10).state == "done"
+    worker.close()
+    assert order == ["blocker", "editor", "visitor0", "visitor1", "visitor2"]
