@@ -54,10 +54,20 @@ def configure_kb(kb: argparse.ArgumentParser) -> None:
     p = action("import", "apply an export: its uploads and removals")
     p.add_argument("archive", type=Path)
     p = action("log", "print the audit log")
-    p.add_argument("--limit", type=int, default=None, help="only the last N entries")
+    p.add_argument("--limit", type=_positive, default=None, help="only the last N entries")
     p = action("passwd", "set an editor's password in the users file")
     p.add_argument("name")
     p.add_argument("--users-file", type=Path, default=None, help="default: $QA_USERS_FILE")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("必须是正整数")
+    return value
+
+
+NO_INDEX = "注意：{index} 中还没有索引（先运行 `python -m qa index`，或用 --index 指定索引文件夹）"
 
 
 def cmd_kb(args: argparse.Namespace) -> int:
@@ -92,10 +102,13 @@ def kb_list(args: argparse.Namespace) -> int:
     if manifest:
         for chunk in load(args.index).chunks.values():
             counts[chunk.source] = counts.get(chunk.source, 0) + 1
+    else:
+        print(NO_INDEX.format(index=args.index), file=sys.stderr)
     rows = DocStore(args.index).entries(_corpus(args), supported_suffixes())
     for row in rows:
         origin = "上传" if row["origin"] == "upload" else "自带"
-        state = "已删除" if row["removed"] else f"{counts.get(row['source'], 0)} 段"
+        passages = f"{counts.get(row['source'], 0)} 段" if manifest else "未索引"
+        state = "已删除" if row["removed"] else passages
         who = f"  {row['by']} {row['at']}" if row["by"] else ""
         digest = indexed.get(row["source"], "")
         print(f"{row['source']}\t{origin}\t{state}\t{digest}{who}")
@@ -175,7 +188,11 @@ def kb_import(args: argparse.Namespace) -> int:
 
 
 def kb_log(args: argparse.Namespace) -> int:
-    for row in DocStore(args.index).audit(args.limit):
+    rows = DocStore(args.index).audit(args.limit)
+    if not rows:
+        note = "" if read_manifest(args.index) else "\n" + NO_INDEX.format(index=args.index)
+        print("审计日志：还没有修改记录。" + note, file=sys.stderr)
+    for row in rows:
         sha = (row.get("sha256") or "")[:16]
         print(
             f"{row.get('at')}\t{row.get('by')}\t{row.get('action')}\t{row.get('document')}\t{sha}"

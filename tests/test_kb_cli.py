@@ -79,3 +79,14 @@ def test_passwd_writes_a_hash(tmp_path, monkeypatch):
     assert verify_password("correct horse", read_users(users)["alice"])
     monkeypatch.setenv("QA_NEW_PASSWORD", "short")
     assert main(["kb", "passwd", "bob", "--users-file", str(users)]) == 1
+
+
+def test_list_and_log_of_a_folder_without_an_index_say_so(tmp_path, capsys):
+    missing = tmp_path / "typo"
+    assert kb_cmd(missing, "list") == 0
+    out, err = capsys.readouterr()
+    assert "还没有索引" in err and "未索引" in out and " 0 段" not in out
+    assert kb_cmd(missing, "log") == 0
+    assert "还没有修改记录" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        kb_cmd(missing, "log", "--limit", "0")
