@@ -17,6 +17,8 @@ Environment:
     QA_LLM_BASE_URL, QA_LLM_MODEL, QA_LLM_API_KEY   optional generative answers from an
                    OpenAI-compatible model, every sentence checked (see README)
     QA_API_KEYS    keys callers of /v1/chat/completions must send (comma-separated)
+    QA_TRUSTED_PROXIES  peers whose X-Forwarded-For names the visitor (addresses or networks,
+                   comma-separated; default loopback, on a Space also private addresses)
 
 API: ``gradio_client.Client(url).predict("问题", api_name="/ask")`` returns the answer and
 its numbered sources as Markdown; ``api_name="/ask_record"`` returns the answer record.
@@ -45,7 +47,7 @@ from qa.kb_web import announce, build_server
 from qa.llm_client import config_from_env
 from qa.openai_api import api_keys_from_env, build_router
 from qa.overlay import Overlays
-from qa.serving import UploadLimit, UploadQuota, services
+from qa.serving import UploadLimit, UploadQuota, services, trusted_proxies
 from qa.store import clean_leftovers
 from qa.ui_chat import CSS as CHAT_CSS
 from qa.ui_chat import GRADIO_ZH, HEAD, api_functions, build_chat_tab
@@ -183,7 +185,10 @@ def build_app():
         i18n=I18N,
     )
     server.add_middleware(
-        UploadLimit, quota=UploadQuota(), exempt=lambda request: bool(ACCESS.editor(request))
+        UploadLimit,
+        quota=UploadQuota(),
+        exempt=lambda request: bool(ACCESS.editor(request)),
+        proxies=trusted_proxies(os.environ),
     )
     return server
 

@@ -107,14 +107,25 @@ class UploadQuota:
         return None
 
 
+Proxies = tuple["ipaddress.IPv4Network | ipaddress.IPv6Network | str", ...]
+LOOPBACK, PRIVATE = "loopback", "private"  # every loopback / private address
+PROXIES_ENV = "QA_TRUSTED_PROXIES"
+
+
 class UploadLimit:
     """ASGI middleware capping what one visitor may post to Gradio's upload route (which
     anyone can call without the page): a ``Content-Length`` is required, and each visitor
     (the client address; behind a proxy, the address it last added to ``X-Forwarded-For``)
     gets ``quota``'s allowance. ``exempt(request)`` (an editor) passes uncounted."""
 
-    def __init__(self, app, quota: UploadQuota, exempt: Callable[[object], bool] | None = None):
-        self.app, self.quota, self.exempt = app, quota, exempt
+    def __init__(
+        self,
+        app,
+        quota: UploadQuota,
+        exempt: Callable[[object], bool] | None = None,
+        proxies: Proxies = (LOOPBACK,),
+    ):
+        self.app, self.quota, self.exempt, self.proxies = app, quota, exempt, proxies
 
     async def __call__(self, scope, receive, send):
         if (
@@ -132,26 +143,45 @@ class UploadLimit:
         if not length.isdigit():
             problem, status = "上传需要 Content-Length", 411
         elif not (self.exempt and self.exempt(request)):
-            problem = self.quota.take_bytes(visitor(request), int(length))
+            problem = self.quota.take_bytes(visitor(request, self.proxies), int(length))
         if problem:
-            log.warning("upload refused for %s: %s", visitor(request), problem)
+            log.warning("upload refused for %s: %s", visitor(request, self.proxies), problem)
             return await JSONResponse({"error": problem}, status_code=status)(scope, receive, send)
         return await self.app(scope, receive, send)
 
 
-def visitor(request) -> str:
-    """Who posts: the peer's address; when the peer is a proxy (a loopback or private
-    address: a reverse proxy on this host or network, a Space's router), the last address
-    in ``X-Forwarded-For``, which that proxy added. A client on the internet talking to
-    the app directly could write any ``X-Forwarded-For``, so it is not read for them."""
+def trusted_proxies(env) -> Proxies:
+    """The peers whose ``X-Forwarded-For`` is believed: ``QA_TRUSTED_PROXIES`` (addresses
+    or networks, comma-separated; ``private`` for every private address); by default the
+    loopback (a reverse proxy on this host), and on a Space (``SPACE_ID``) also private
+    addresses (its router). A LAN client could write any ``X-Forwarded-For`` too."""
+    given = env.get(PROXIES_ENV, "").strip()
+    if not given:
+        return (LOOPBACK, PRIVATE) if env.get("SPACE_ID") else (LOOPBACK,)
+    named = [part.strip() for part in given.split(",") if part.strip()]
+    return tuple(
+        part if part in (LOOPBACK, PRIVATE) else ipaddress.ip_network(part, strict=False)
+        for part in named
+    )
+
+
+def visitor(request, proxies: Proxies = (LOOPBACK,)) -> str:
+    """Who posts: the peer's address; when the peer is a trusted proxy (``proxies``), the
+    last address in ``X-Forwarded-For``, which that proxy added. Anyone else could write
+    any ``X-Forwarded-For``, so it is not read for them."""
     peer = request.client.host if request.client else ""
     forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",")]
-    return forwarded[-1] if forwarded[-1] and _is_proxy(peer) else peer
+    return forwarded[-1] if forwarded[-1] and _is_proxy(peer, proxies) else peer
 
 
-def _is_proxy(host: str) -> bool:
+def _is_proxy(host: str, proxies: Proxies) -> bool:
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
         return False
-    return address.is_loopback or address.is_private
+    return any(
+        address.is_loopback if p == LOOPBACK
+        else address.is_private if p == PRIVATE
+        else not isinstance(p, str) and address in p
+        for p in proxies
+    )  # fmt: skip

@@ -14,7 +14,8 @@ import pytest
 import app
 from embeddings import FakeEncoder
 from qa import Assistant, open_index
-from qa.serving import UploadLimit, UploadQuota, services
+from qa.serving import PROXIES_ENV as PROXIES
+from qa.serving import UploadLimit, UploadQuota, services, trusted_proxies, visitor
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = "# 海洋经济\n\n慈溪跨海大桥全长三十六公里，于2008年通车。\n"
@@ -72,7 +73,7 @@ def test_missing_corpus_folder_is_a_clear_start_up_message(tmp_path):
     assert "Traceback" not in run.stderr
 
 
-def _tiny_app(quota, exempt=None):
+def _tiny_app(quota, exempt=None, proxies=("loopback",)):
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
@@ -82,7 +83,7 @@ def _tiny_app(quota, exempt=None):
         return PlainTextResponse("ok")
 
     inner = Starlette(routes=[Route("/gradio_api/upload", upload, methods=["POST"])])
-    return UploadLimit(inner, quota, exempt)
+    return UploadLimit(inner, quota, exempt, proxies)
 
 
 def test_upload_route_is_capped_per_visitor_and_editors_are_exempt():
@@ -90,9 +91,9 @@ def test_upload_route_is_capped_per_visitor_and_editors_are_exempt():
 
     quota = UploadQuota(max_files=3, max_bytes=2500)
     proxy = ("10.0.0.1", 50000)  # a reverse proxy in front of the app
-    client = TestClient(
-        _tiny_app(quota, exempt=lambda r: r.cookies.get("editor") == "yes"), client=proxy
-    )
+    editor = lambda r: r.cookies.get("editor") == "yes"  # noqa: E731
+    client = TestClient(_tiny_app(quota, editor, trusted_proxies({PROXIES: "10.0.0.0/24"})),
+                        client=proxy)  # fmt: skip
     post = lambda who="", **kw: client.post(  # noqa: E731
         "/gradio_api/upload", content=b"x" * 1000, headers={"x-forwarded-for": who}, **kw
     )
@@ -136,6 +137,24 @@ def test_the_real_upload_route_refuses_the_third_9_mb_post(tmp_path, monkeypatch
         assert "上限" in response.json()["error"]
         assert len(kept) == 2 and all(p.exists() for p in kept)
     assert not any(p.exists() for p in kept), "the upload cache is emptied when the server stops"
+
+
+def test_only_trusted_proxies_name_the_visitor():
+    from types import SimpleNamespace
+
+    def seen(peer, env, forwarded="203.0.113.7"):
+        request = SimpleNamespace(
+            client=SimpleNamespace(host=peer), headers={"x-forwarded-for": forwarded}
+        )
+        return visitor(request, trusted_proxies(env))
+
+    assert seen("127.0.0.1", {}) == "203.0.113.7", "a reverse proxy on this host"
+    assert seen("10.1.2.3", {}) == "10.1.2.3", "a LAN client cannot name itself anew"
+    assert seen("10.1.2.3", {"SPACE_ID": "me/qa"}) == "203.0.113.7", "a Space's router"
+    assert seen("10.1.2.3", {PROXIES: "10.1.0.0/16"}) == "203.0.113.7"
+    assert seen("10.9.2.3", {PROXIES: "10.1.0.0/16, 192.168.1.5"}) == "10.9.2.3"
+    assert seen("192.168.1.5", {PROXIES: "10.1.0.0/16, 192.168.1.5"}) == "203.0.113.7"
+    assert seen("127.0.0.1", {PROXIES: "10.1.0.0/16"}) == "127.0.0.1", "only what is named"
 
 
 def test_a_direct_client_cannot_choose_its_address_by_x_forwarded_for():
