@@ -107,8 +107,9 @@ LLM_ANSWERER = get_answerer if LLM else None  # None: the chat tab and /ask stay
 # questions in batches, additions in the background worker (qa/serving.py)
 BATCHER = None if LLM else (lambda: services(get_assistant()).batcher)
 ACCESS = Access.from_env(os.environ)  # who may change the knowledge base (qa/auth.py)
+PROXIES = trusted_proxies(os.environ)  # whose X-Forwarded-For names a visitor
 KB_TAB = KnowledgeBaseTab(
-    get_assistant, ACCESS, Overlays(), lambda: services(get_assistant()).worker
+    get_assistant, ACCESS, Overlays(), lambda: services(get_assistant()).worker, PROXIES
 )
 
 
@@ -188,7 +189,7 @@ def build_app():
         UploadLimit,
         quota=UploadQuota(),
         exempt=lambda request: bool(ACCESS.editor(request)),
-        proxies=trusted_proxies(os.environ),
+        proxies=PROXIES,
     )
     return server
 

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 MAX_SESSION_BYTES = 2 * 1024 * 1024  # all of one session's files together
 MAX_SESSION_FILES = 5
 MAX_SESSIONS = 20  # sessions holding files at once (each holds a copy of the shared vectors)
+MAX_SESSIONS_PER_VISITOR = 3  # of them, held by one visitor (address): no one takes them all
 SESSION_SECONDS = 2 * 3600  # idle time after which a session's files are dropped
 PROGRESS_STEP = 16  # passages embedded between two progress reports
 
@@ -41,6 +42,7 @@ class OverlayFull(QAError):
 class Overlay:
     """One session's documents: {name: (chunks, vectors)}."""
 
+    owner: str = ""  # the visitor's address
     docs: dict[str, tuple[list[Chunk], np.ndarray]] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     used: float = field(default_factory=time.monotonic)
@@ -61,8 +63,9 @@ class Overlays:
         max_files: int = MAX_SESSION_FILES,
         max_sessions: int = MAX_SESSIONS,
         idle_seconds: float = SESSION_SECONDS,
+        max_per_visitor: int = MAX_SESSIONS_PER_VISITOR,
     ):
-        self.max_bytes, self.max_files = max_bytes, max_files
+        self.max_bytes, self.max_files, self.max_per_visitor = max_bytes, max_files, max_per_visitor
         self.max_sessions, self.idle_seconds = max_sessions, idle_seconds
         self._sessions: dict[str, Overlay] = {}
         self._lock = threading.Lock()
@@ -74,11 +77,12 @@ class Overlays:
         path: str | Path,
         name: str,
         progress: Callable[[int, int], None] | None = None,
+        owner: str = "",
     ) -> int:
         """Read, chunk and embed one file into ``session``'s overlay (replacing a same-named
-        one); returns its number of passages. Raises ``OverlayFull`` past a limit and
-        ``UnreadableDocument`` for a file that cannot be read. ``progress(done, total)``
-        follows the embedding, in passages."""
+        one) of the visitor ``owner``; returns its number of passages. Raises
+        ``OverlayFull`` past a limit and ``UnreadableDocument`` for a file that cannot be
+        read. ``progress(done, total)`` follows the embedding, in passages."""
         if not session:
             raise OverlayFull("无法识别会话，请刷新页面后重试。")
         if hasattr(shared.kb, "hybrid"):  # Milvus: a private copy would be a whole collection
@@ -89,7 +93,13 @@ class Overlays:
             overlay = self._sessions.get(session)
             if overlay is None and len(self._sessions) >= self.max_sessions:
                 raise OverlayFull("当前上传个人文档的访客过多，请稍后再试。")
-            overlay = overlay or Overlay()
+            held = sum(o.owner == owner for o in self._sessions.values()) if owner else 0
+            if overlay is None and held >= self.max_per_visitor:
+                raise OverlayFull(
+                    f"同一访客最多在 {self.max_per_visitor} 个会话中上传个人文档，"
+                    "请在已有的会话中上传，或稍后再试。"
+                )
+            overlay = overlay or Overlay(owner=owner)
             others = {n: s for n, s in overlay.sizes.items() if n != name}
             if len(others) + 1 > self.max_files:
                 raise OverlayFull(f"每个会话最多 {self.max_files} 个个人文档。")

@@ -169,7 +169,8 @@ def visitor(request, proxies: Proxies = (LOOPBACK,)) -> str:
     """Who posts: the peer's address; when the peer is a trusted proxy (``proxies``), the
     last address in ``X-Forwarded-For``, which that proxy added. Anyone else could write
     any ``X-Forwarded-For``, so it is not read for them."""
-    peer = request.client.host if request.client else ""
+    client = getattr(request, "client", None)
+    peer = client.host if client else ""
     forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",")]
     return forwarded[-1] if forwarded[-1] and _is_proxy(peer, proxies) else peer
 

@@ -26,6 +26,7 @@ from .errors import QAError
 from .overlay import Overlays
 from .readers import UnreadableDocument, read_document, summary, supported_suffixes
 from .render import describe_knowledge_base, escape, render_documents
+from .serving import LOOPBACK, Proxies, visitor
 from .ui_notices import UNSUPPORTED_TYPE
 from .worker import SESSION_PRIORITY, IndexWorker, Job
 
@@ -78,7 +79,7 @@ def _files(files: list[str] | str | None) -> list[Path]:
 
 class KnowledgeBaseTab:
     """Handlers of the tab, given the shared assistant's getter, the access rules and the
-    session overlays."""
+    session overlays (``proxies``: see ``qa.serving.trusted_proxies``)."""
 
     def __init__(
         self,
@@ -86,8 +87,10 @@ class KnowledgeBaseTab:
         access: Access,
         overlays: Overlays,
         get_worker: Callable[[], IndexWorker] | None = None,
+        proxies: Proxies = (LOOPBACK,),
     ):
         self.get_assistant = get_assistant
+        self.proxies = proxies  # whose X-Forwarded-For names a visitor (qa.serving)
         self.access = access
         self.overlays = overlays
         self._own_worker: IndexWorker | None = None
@@ -235,7 +238,8 @@ class KnowledgeBaseTab:
             if problem:
                 lines.append(f"❌ {escape(path.name)}：{escape(problem)}")
                 continue
-            add = _session_addition(self.overlays, session, shared)
+            owner = visitor(request, self.proxies)
+            add = _session_addition(self.overlays, session, shared, owner)
             job = self.get_worker().submit([path], [path.name], add=add, priority=SESSION_PRIORITY)
             jobs.append(job.id)
         if not lines and not jobs:
@@ -305,12 +309,12 @@ def _shared_addition(assistant: Assistant, editor: str, verb: str):
     return add
 
 
-def _session_addition(overlays: Overlays, session: str, shared: Assistant):
+def _session_addition(overlays: Overlays, session: str, shared: Assistant, owner: str = ""):
     """The worker's job for a visitor's upload: into their session's overlay only."""
 
     def add(paths: list[Path], names: list[str], progress) -> tuple[int, str]:
         try:
-            added = overlays.add(session, shared, paths[0], names[0], progress)
+            added = overlays.add(session, shared, paths[0], names[0], progress, owner)
         except ValueError as exc:
             if isinstance(exc, QAError):
                 raise

@@ -248,6 +248,22 @@ def test_session_uploads_are_size_limited(assistant, access, tmp_path):
     assert "访客过多" in status
 
 
+def test_one_visitor_cannot_take_every_private_upload_place(assistant, access, tmp_path):
+    tab = KnowledgeBaseTab(lambda: assistant, access, Overlays(max_sessions=20, max_per_visitor=2))
+
+    def from_(address, session):
+        who = request(session)
+        who.client = SimpleNamespace(host=address)
+        status, *_ = tab.session_upload([upload_file(tmp_path, "a.md", NEW_DOC)], who)
+        tab.get_worker().wait(max(j.id for j in tab.get_worker().jobs()), 10)
+        return tab.progress(who)[0]
+
+    assert "✅" in from_("192.0.2.1", "s1") and "✅" in from_("192.0.2.1", "s2")
+    assert "同一访客最多在 2 个会话" in from_("192.0.2.1", "s3")
+    assert "✅" in from_("192.0.2.9", "s4"), "another visitor still gets a place"
+    assert "✅" in from_("192.0.2.1", "s1"), "in a session it holds already"
+
+
 def test_read_only_mode_refuses_every_change(assistant, tmp_path):
     access = Access.from_env({}, host="0.0.0.0")
     tab = KnowledgeBaseTab(lambda: assistant, access, Overlays())
