@@ -216,7 +216,10 @@ def main() -> None:
     port = int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
     server = build_app()
     print(announce(ACCESS, host, port), flush=True)
-    uvicorn.run(server, host=host, port=port, log_level="warning")
+    # proxy_headers off: uvicorn would otherwise take the client address from any loopback
+    # peer's X-Forwarded-For before the app sees it; qa.serving.visitor decides, by
+    # QA_TRUSTED_PROXIES
+    uvicorn.run(server, host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,10 @@ def answer_file(
     path = Path(path)
     if path.suffix.lower() not in INPUT_SUFFIXES:
         return None, f"未处理：不支持的文件 {path.name}：请上传 .txt、.jsonl、.csv 或 .xlsx。"
-    size = path.stat().st_size
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None, "未处理：文件不存在或无法读取，请重新上传。"
     if size > MAX_FILE_MB * 1024 * 1024:
         return None, f"未处理：文件太大（{size / 1024 / 1024:.1f} MB，上限 {MAX_FILE_MB} MB）。"
     if size == 0:

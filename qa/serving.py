@@ -172,7 +172,16 @@ def visitor(request, proxies: Proxies = (LOOPBACK,)) -> str:
     client = getattr(request, "client", None)
     peer = client.host if client else ""
     forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",")]
-    return forwarded[-1] if forwarded[-1] and _is_proxy(peer, proxies) else peer
+    named = forwarded[-1] if _is_proxy(peer, proxies) else ""
+    return named if _is_address(named) else peer
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_proxy(host: str, proxies: Proxies) -> bool:

@@ -49,7 +49,10 @@ def check_upload(path: Path, max_bytes: int | None = None) -> str | None:
     suffixes = supported_suffixes()
     if path.suffix.lower() not in suffixes:
         return UNSUPPORTED_TYPE.format(types=" / ".join(suffixes))
-    size = path.stat().st_size
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return "文件不存在或无法读取，请重新上传"
     if size > max_bytes:
         return f"文件太大（{size / 1024 / 1024:.1f} MB，上限 {max_bytes / 1024 / 1024:.0f} MB）"
     if size == 0:

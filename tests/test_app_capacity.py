@@ -155,6 +155,17 @@ def test_only_trusted_proxies_name_the_visitor():
     assert seen("10.9.2.3", {PROXIES: "10.1.0.0/16, 192.168.1.5"}) == "10.9.2.3"
     assert seen("192.168.1.5", {PROXIES: "10.1.0.0/16, 192.168.1.5"}) == "203.0.113.7"
     assert seen("127.0.0.1", {PROXIES: "10.1.0.0/16"}) == "127.0.0.1", "only what is named"
+    assert seen("127.0.0.1", {}, "not-an-ip") == "127.0.0.1", "only an address names anyone"
+
+
+def test_the_server_leaves_x_forwarded_for_to_the_app(assistant, monkeypatch):
+    """uvicorn's own proxy headers would rewrite a loopback peer's address first."""
+    import uvicorn
+
+    seen: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda server, **options: seen.update(options))
+    app.main()
+    assert seen["proxy_headers"] is False
 
 
 def test_a_direct_client_cannot_choose_its_address_by_x_forwarded_for():

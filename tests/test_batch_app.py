@@ -83,6 +83,8 @@ def test_problems_are_messages_not_exceptions(assistant, tmp_path):
         (tmp_path / name).write_bytes(data)
         out, message = answer_file(tmp_path / name, assistant, out_dir=tmp_path)
         assert out is None and message.startswith("未处理：") and expected in message, name
+    out, message = answer_file(tmp_path / "gone.csv", assistant, out_dir=tmp_path)
+    assert out is None and "文件不存在或无法读取" in message
 
 
 def test_tab_builds_inside_blocks(assistant):

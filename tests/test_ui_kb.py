@@ -162,6 +162,12 @@ def test_bad_uploads_are_reported_and_change_nothing(
     assert assistant.documents() == before
 
 
+def test_an_upload_that_is_gone_is_a_message(tab, assistant, editor, tmp_path):
+    gone = str(tmp_path / "uploads" / "gone.md")
+    assert "文件不存在或无法读取" in tab.upload([gone], False, editor)[0]
+    assert "文件不存在或无法读取" in tab.session_upload([gone], request("s9"))[0]
+
+
 def test_oversized_upload_and_too_many_files(tab, assistant, editor, tmp_path, monkeypatch):
     import qa.ui_kb as ui
 
