@@ -59,7 +59,6 @@ class MicroBatcher:
         self._waiting = 0
         self._lock = threading.Lock()
         self.batches = 0  # ask_many calls made (for tests and the benchmark)
-        self._count = threading.Lock()
         self._threads = [
             threading.Thread(target=self._run, name=f"micro-batcher-{k}", daemon=True)
             for k in range(dispatchers)
@@ -161,7 +160,7 @@ class MicroBatcher:
                 self._answer(key, group)
 
     def _answer(self, key: Key, batch: list[Item]) -> None:
-        with self._count:
+        with self._lock:
             self.batches += 1
         ask_many, sources = key
 

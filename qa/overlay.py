@@ -91,15 +91,16 @@ class Overlays:
         with self._lock:
             self._expire()
             overlay = self._sessions.get(session)
-            if overlay is None and len(self._sessions) >= self.max_sessions:
-                raise OverlayFull("当前上传个人文档的访客过多，请稍后再试。")
-            held = sum(o.owner == owner for o in self._sessions.values()) if owner else 0
-            if overlay is None and held >= self.max_per_visitor:
-                raise OverlayFull(
-                    f"同一访客最多在 {self.max_per_visitor} 个会话中上传个人文档，"
-                    "请在已有的会话中上传，或稍后再试。"
-                )
-            overlay = overlay or Overlay(owner=owner)
+            if overlay is None:  # a new session's place: within both limits
+                if len(self._sessions) >= self.max_sessions:
+                    raise OverlayFull("当前上传个人文档的访客过多，请稍后再试。")
+                held = sum(o.owner == owner for o in self._sessions.values()) if owner else 0
+                if held >= self.max_per_visitor:
+                    raise OverlayFull(
+                        f"同一访客最多在 {self.max_per_visitor} 个会话中上传个人文档，"
+                        "请在已有的会话中上传，或稍后再试。"
+                    )
+                overlay = Overlay(owner=owner)
             others = {n: s for n, s in overlay.sizes.items() if n != name}
             if len(others) + 1 > self.max_files:
                 raise OverlayFull(f"每个会话最多 {self.max_files} 个个人文档。")

@@ -138,14 +138,15 @@ class UploadLimit:
         from starlette.responses import JSONResponse
 
         request = Request(scope)
+        who = visitor(request, self.proxies)
         length = request.headers.get("content-length", "")
         problem, status = None, 413
         if not length.isdigit():
             problem, status = "上传需要 Content-Length", 411
         elif not (self.exempt and self.exempt(request)):
-            problem = self.quota.take_bytes(visitor(request, self.proxies), int(length))
+            problem = self.quota.take_bytes(who, int(length))
         if problem:
-            log.warning("upload refused for %s: %s", visitor(request, self.proxies), problem)
+            log.warning("upload refused for %s: %s", who, problem)
             return await JSONResponse({"error": problem}, status_code=status)(scope, receive, send)
         return await self.app(scope, receive, send)
 
@@ -173,21 +174,19 @@ def visitor(request, proxies: Proxies = (LOOPBACK,)) -> str:
     peer = client.host if client else ""
     forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",")]
     named = forwarded[-1] if _is_proxy(peer, proxies) else ""
-    return named if _is_address(named) else peer
+    return named if _address(named) else peer
 
 
-def _is_address(text: str) -> bool:
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        ipaddress.ip_address(text)
+        return ipaddress.ip_address(text)
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def _is_proxy(host: str, proxies: Proxies) -> bool:
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
+    address = _address(host)
+    if address is None:
         return False
     return any(
         address.is_loopback if p == LOOPBACK

@@ -235,13 +235,12 @@ class KnowledgeBaseTab:
         if running:  # one upload at a time per visitor; the running one stays on show
             status = f"{status}\n\n❌ {UPLOAD_STILL_RUNNING}"
             return (status, None, *self.view(request), gr.Timer(active=True))
-        shared = self.get_assistant()
+        shared, owner = self.get_assistant(), visitor(request, self.proxies)
         for path in _files(files)[:MAX_UPLOAD_FILES]:
             problem = check_upload(path, self.overlays.max_bytes)
             if problem:
                 lines.append(f"❌ {escape(path.name)}：{escape(problem)}")
                 continue
-            owner = visitor(request, self.proxies)
             add = _session_addition(self.overlays, session, shared, owner)
             job = self.get_worker().submit([path], [path.name], add=add, priority=SESSION_PRIORITY)
             jobs.append(job.id)
