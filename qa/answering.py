@@ -24,6 +24,7 @@ YEAR_QUESTION = re.compile(r"哪[一]?年|何年|什么时候|何时|哪个年�
 HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿两]+[个家项件年次名位倍%％]")
 HAS_YEAR = re.compile(r"(1[89]|20)\d\d年")
 QUESTION_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+COMPOUND_SLACK = 2  # characters a compound's parts may stand apart (工业总产值 for 工业产值)
 CLAUSE = re.compile(r"[^，,：:、（）()]+[，,：:、（）()]*")
 
 
@@ -57,13 +58,42 @@ def weighted_terms(terms: list[str], idf: Callable[[str], float]) -> dict[str, f
     return weights
 
 
-def coverage(weights: dict[str, float], text: str) -> float:
-    """Weighted share of terms that occur in ``text`` (lower-cased substring match)."""
+def compound_patterns(weights: dict[str, float]) -> dict[str, re.Pattern]:
+    """For each term spelled out whole by shorter terms of ``weights`` (工业产值 = 工业 +
+    产值), a pattern finding those parts in order with at most ``COMPOUND_SLACK`` characters
+    between them: the compound said with a word inside (工业总产值)."""
+    out = {}
+    for term in weights:
+        cover, parts = [False] * len(term), []
+        for part in weights:
+            at = term.find(part) if part != term and len(part) >= 2 else -1
+            if at >= 0:
+                parts.append((at, part))
+                cover[at : at + len(part)] = [True] * len(part)
+        if parts and all(cover):
+            words = [re.escape(p) for _, p in sorted(parts)]
+            out[term] = re.compile(f".{{0,{COMPOUND_SLACK}}}".join(words))
+    return out
+
+
+def coverage(
+    weights: dict[str, float], text: str, compounds: dict[str, re.Pattern] | None = None
+) -> float:
+    """Weighted share of terms that occur in ``text`` (lower-cased substring match; with
+    ``compounds``, a compound also where its parts stand close in order)."""
     total = sum(weights.values())
     if total <= 0:
         return 0.0
     text = fold(text)
-    return sum(w for t, w in weights.items() if t in text) / total
+    compounds = compounds or {}
+    return (
+        sum(
+            w
+            for t, w in weights.items()
+            if t in text or (t in compounds and compounds[t].search(text))
+        )
+        / total
+    )
 
 
 def missing_numbers(question: str, text: str) -> list[str]:
@@ -76,8 +106,10 @@ def score_sentences(
     weights: dict[str, float],
     passages: list[Passage],
     params: AnswerParams = AnswerParams(),
+    compounds: dict[str, re.Pattern] | None = None,
 ) -> list[Evidence]:
-    """Every sentence of every passage, scored; best first."""
+    """Every sentence of every passage, scored; best first (``compounds``: see
+    ``coverage``)."""
     wants_number = bool(NUMBER_QUESTION.search(question))
     wants_year = bool(YEAR_QUESTION.search(question))
     top = max((p.score for p in passages), default=1.0) or 1.0
@@ -85,12 +117,12 @@ def score_sentences(
     for i, passage in enumerate(passages):
         chunk = passage.chunk
         context = f"{chunk.section_path}\n{chunk.text}"
-        passage_cov = coverage(weights, context)
+        passage_cov = coverage(weights, context, compounds)
         if missing_numbers(question, context):
             passage_cov *= 0.5
         for a, b in sentence_spans(chunk.text):
             sentence = chunk.text[a:b]
-            cov = coverage(weights, sentence)
+            cov = coverage(weights, sentence, compounds)
             mixed = params.sentence_weight * cov + (1 - params.sentence_weight) * passage_cov
             bonus = 0.0
             if wants_year and HAS_YEAR.search(sentence):

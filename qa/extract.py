@@ -188,7 +188,11 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
         return ""
     after = [m for m in spans if m.start() >= at]
     chosen = after[0] if after else (spans[-1] if spans else None)
-    return _with_range(sentence, chosen, _with_prefix(sentence, chosen)) if chosen else ""
+    return (
+        _with_range(sentence, chosen, _with_prefix(sentence, chosen, frame.question))
+        if chosen
+        else ""
+    )
 
 
 def _with_range(sentence: str, m: re.Match, value: str) -> str:
@@ -214,17 +218,20 @@ def counted_value(frame: Frame, sentence: str) -> str:
         return ""
     for m in values_of(sentence, frame.unit):
         if sentence.startswith(noun, m.end()) and _not_question_number(m.group(), frame):
-            return _with_prefix(sentence, m)
+            return _with_prefix(sentence, m, frame.question)
     return ""
 
 
-def _with_prefix(sentence: str, m: re.Match) -> str:
-    """The value with a qualifier just before it (超过/约/近/逾)."""
-    before = sentence[max(0, m.start() - 2) : m.start()]
-    for q in ("超过", "超", "约", "近", "逾", "达"):
-        if before.endswith(q) and q not in ("达",):
-            return q + m.group()
-    return m.group()
+def _with_prefix(sentence: str, m: re.Match, question: str) -> str:
+    """The value with a qualifier just before it (超过/突破/约/近/逾)."""
+    return _qualifier(sentence, m.start(), question) + m.group()
+
+
+def _qualifier(sentence: str, at: int, question: str) -> str:
+    """超过/突破/约/近/逾 just before ``at``, unless the ``question`` says it, else ""."""
+    before = sentence[max(0, at - 2) : at]
+    found = next((q for q in lx.VALUE_QUALIFIERS if before.endswith(q)), "")
+    return "" if found in question else found
 
 
 def nearest_year(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
@@ -286,7 +293,14 @@ def aligned_value(frame: Frame, sentence: str) -> str:
     times = list(_TIME.finditer(sentence))
     values = _untimed(values_of(sentence, frame.unit), times)
     found = _paired(times, values, lambda t: t.startswith(frame.years), sentence)
-    return found.group() if found else ""
+    if found is None:
+        return ""
+    # a qualifier before the list holds for each of its items (相继突破1000亿元、…4000亿元)
+    run = next(r for r in _runs(values, sentence) if found in r)
+    return (
+        _qualifier(sentence, found.start(), frame.question)
+        or _qualifier(sentence, run[0].start(), frame.question)
+    ) + found.group()
 
 
 def year_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:

@@ -41,6 +41,7 @@ VALUE = re.compile(
     rf"(?:\d+(?:[.,]\d+)*|[一二两三四五六七八九十百千]+)(?:多|余)?[万亿千百]*(?:余)?"
     rf"(?:%|％|‰|(?:{MEASURE})(?:/(?:{MEASURE}))?)?"
 )
+VALUE_QUALIFIERS = ("超过", "突破", "超", "约", "近", "逾")  # before a value, part of it
 RANK = re.compile(r"第[\d一二三四五六七八九十]+(?:位|名)?")
 YEAR = re.compile(r"(?<!\d)((?:1[89]|20)\d\d)(?:年|(?=[-—－至到]))")
 # A time an answer can be: a date (1944年2月25日), a decade (1990年代), a year of any age

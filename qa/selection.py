@@ -19,6 +19,7 @@ from .answering import (
     NUMBER_QUESTION,
     AnswerParams,
     Evidence,
+    compound_patterns,
     score_sentences,
     trim_sentence,
     weighted_terms,
@@ -112,7 +113,8 @@ class AnswerSelector:
     ) -> tuple[Frame, list[Evidence], list[Candidate]]:
         frame = analyse(query, self.tokenizer)
         weights = weighted_terms(self.tokenizer.tokens(query), self.idf)
-        evidence = score_sentences(query, weights, passages, self.params)
+        compounds = compound_patterns(weights)
+        evidence = score_sentences(query, weights, passages, self.params, compounds)
         picked: list[Evidence] = []
         seen: set[str] = set()
         for e in evidence:

@@ -442,6 +442,46 @@ def test_a_when_question_naming_a_value_gets_the_time_in_its_place(shared_tokeni
     assert short_answer(frame, sentence, matcher) == "200亿元"
 
 
+def test_a_qualifier_before_a_list_of_values_holds_for_the_value_asked(shared_tokenizer):
+    """相继突破100亿元、200亿元和400亿元: asked about 2017, the answer is 突破400亿元 (the
+    figure was more), not 400亿元; a question that says 突破 itself gets the value alone."""
+    matcher = TermMatcher(shared_tokenizer)
+    sentence = "2003年、2008年和2017年我县工业总产值相继突破100亿元、200亿元和400亿元大关。"
+    frame = analyse("2017年桐庐县工业总产值是多少？", shared_tokenizer)
+    assert short_answer(frame, sentence, matcher) == "突破400亿元"
+    frame = analyse("桐庐县的用户有多少？", shared_tokenizer)
+    assert short_answer(frame, "桐庐县的用户已突破12万户。", matcher) == "突破12万户"
+
+
+def test_a_compound_the_sentence_says_with_a_word_inside_counts_as_said(shared_tokenizer):
+    """工业产值 asked, 工业总产值 written: the compound's parts close together in order count
+    for it in the sentence's score, so the sentence that says it outranks one that only
+    shares the other words; parts a clause apart do not."""
+    from qa.answering import compound_patterns, coverage, score_sentences, weighted_terms
+    from qa.records import Chunk, Passage
+
+    weights = {"工业": 1.0, "产值": 1.0, "工业产值": 2.0, "桐庐": 1.0}
+    compounds = compound_patterns(weights)
+    assert set(compounds) == {"工业产值"}
+    said = "桐庐全县工业总产值达到12亿元。"
+    assert coverage(weights, said) == 0.6
+    assert coverage(weights, said, compounds) == 1.0
+    apart = "桐庐工业企业增加，农业产值下降。"
+    assert coverage(weights, apart, compounds) == coverage(weights, apart) == 0.6
+
+    question = "桐庐县2019年工业产值是多少？"
+    terms = weighted_terms(shared_tokenizer.tokens(question), lambda t: 1.0)
+    texts = ["2019年工业用地和农业产值增长12%。", "2019年全县工业总产值达到95亿元。"]
+    passages = [
+        Passage(Chunk(str(i), "a.txt", "桐庐县", (), 0, len(t), t), 1.0)
+        for i, t in enumerate(texts)
+    ]
+    plain = score_sentences(question, terms, passages)
+    best = score_sentences(question, terms, passages, compounds=compound_patterns(terms))
+    assert plain[0].score == plain[1].score  # tied without the compound's parts
+    assert best[0].passage == 1 and best[0].score > best[1].score
+
+
 def test_a_relative_year_answer_says_the_year_it_means(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
