@@ -394,6 +394,92 @@ def typed_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     return ""
 
 
+def coordinated_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
+    """甲、乙以及什么: the item of the sentence's list that stands beside the question's own
+    items and is not one of them (丙、甲和乙 → 丙); "" when the question is not of that
+    shape or the sentence lists no such item."""
+    m = lx.COORDINATED_ASK.search(frame.question)
+    if not m:
+        return ""
+    named = [x for x in re.split(r"、|以及|和|与|及|跟", frame.question[: m.start()]) if x]
+    keys = [k for k in (_key_of(x, sentence) for x in named) if k]
+    if not keys:
+        return ""
+    tagged = matcher.tokenizer.tagged(sentence)
+    segments: list[list[tuple[str, str]]] = [[]]
+    for k, (word, flag) in enumerate(tagged):
+        if word in lx.LIST_JOINERS:
+            segments.append([])
+        elif word in _LIST_ENDS:
+            if not (k + 1 < len(tagged) and tagged[k + 1][0] in lx.LIST_JOINERS):
+                segments += [[], []]  # no list runs across it (…，以及 does)
+        else:
+            segments[-1].append((word, flag))
+    own = [
+        any(
+            key in "".join(w for w, _ in seg) if len(key) > 1 else key in [w for w, _ in seg]
+            for key in keys
+        )
+        for seg in segments
+    ]
+    before, after = [], []  # items left of the question's own ones, and the others
+    for run in _runs_of(segments):
+        mine = [i for i in run if own[i]]
+        for i in run if mine else ():
+            if own[i]:
+                continue
+            if i < mine[0]:
+                before.append("".join(_noun_run(segments[i][::-1])[::-1]))  # 丙、甲: its tail
+            else:  # 甲、丙…: its head
+                after.append("".join(_noun_run(segments[i])))
+    items = list(dict.fromkeys(x for x in after + before if x))
+    if frame.kind != "list":  # one asked (哪一个, 谁): the next one after, else the one before
+        items = items[:1]
+    return "、".join(items)
+
+
+def _runs_of(segments: list[list[tuple[str, str]]]) -> list[list[int]]:
+    """Indices of the segments that follow one another with no empty one between."""
+    runs: list[list[int]] = [[]]
+    for i, seg in enumerate(segments):
+        if seg:
+            runs[-1].append(i)
+        elif runs[-1]:
+            runs.append([])
+    return [r for r in runs if r]
+
+
+_LIST_ENDS = frozenset("， , 。 ； ; ！ ？ ： : … ……".split())
+
+
+def _key_of(item: str, sentence: str) -> str:
+    """The longest end (2–8 characters) of the question's ``item`` that the sentence holds
+    (认为征兵制 → 征兵制); a one-character item is itself."""
+    if len(item) == 1:
+        return item
+    return next((item[-n:] for n in range(min(len(item), 8), 1, -1) if item[-n:] in sentence), "")
+
+
+def _noun_run(tokens: list[tuple[str, str]]) -> list[str]:
+    """The first word, unless a function word, and the nouns that follow it in
+    ``tokens`` (a segment's head; given reversed, its tail)."""
+    run: list[str] = []
+    for word, flag in tokens:
+        if word in "，,、（）()“”「」《》…":
+            if run:
+                break
+            continue
+        if not run and (flag in _NOT_AN_ITEM or flag[:1] == "u"):
+            break
+        if run and not (flag[:1] in ("n", "j", "b") or flag in ("vn", "eng")):
+            break
+        run.append(word)
+    return run
+
+
+_NOT_AN_ITEM = frozenset("p c d r m q f y e o".split())  # no list item starts with these
+
+
 def gap_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     """The sentence text between the question's words left and right of its question word."""
     low = sentence.lower()
@@ -427,7 +513,14 @@ def short_answer(
     folded = fold(sentence)
     if frame.kind == "reason":
         return ""  # why/how: the quoted sentence is the answer, no fragment of it
-    if frame.kind == "number":
+    coordinated = (
+        ""
+        if plain or frame.kind in ("number", "year")
+        else coordinated_answer(frame, folded, matcher)
+    )
+    if coordinated:
+        span = coordinated
+    elif frame.kind == "number":
         span = number_answer(frame, folded, matcher, subject)
     elif frame.kind == "year":
         span = (nearest_year if plain else year_answer)(frame, folded, matcher)
@@ -439,5 +532,19 @@ def short_answer(
         span = (not plain and typed_answer(frame, folded, matcher)) or gap_answer(
             frame, folded, matcher
         )
-    at = folded.find(span) if span else -1
-    return sentence[at : at + len(span)] if at >= 0 else span
+    return _original(sentence, folded, span)
+
+
+def _original(sentence: str, folded: str, span: str) -> str:
+    """``span`` of the ``folded`` sentence as the original writes it; items joined by 、
+    that stand apart in it (a coordinated answer) one by one."""
+    if not span:
+        return ""
+    at = folded.find(span)
+    if at >= 0:
+        return sentence[at : at + len(span)]
+    items = span.split("、")
+    spots = [folded.find(x) for x in items]
+    if len(items) > 1 and all(x >= 0 for x in spots):
+        return "、".join(sentence[x : x + len(i)] for x, i in zip(spots, items))
+    return span

@@ -22,6 +22,9 @@ ASKS_PLACE = re.compile(
     r"哪里|哪儿|什么地方|何处|何地|哪[一个]{0,2}(?:县市|地区|地方|城市|国家|边|"
     r"[省市县区镇乡村国州洲](?![场长民委政级]))"
 )
+# 甲、乙以及什么: the question names items of a list and asks the one it leaves out
+COORDINATED_ASK = re.compile(r"(?:、|以及|和|与|及|跟)(?=什么|哪[一]?[种个位条项类些方本场门]|谁)")
+LIST_JOINERS = frozenset("、 以及 和 与 及 跟 或".split())  # as whole tokens, between items
 ASKS_WHAT = re.compile(r"什么|啥|哪[个家种项条所座]?|何")
 QUESTION_WORD = re.compile(
     r"多少|第几|几(?![乎何])[个家项件年次岁天人所座条倍种名位批届辆台]?|谁|什么|啥|哪[些里个家年一种位儿所座项条]*|"

@@ -13,7 +13,7 @@ import pytest
 from embeddings import FakeEncoder
 from qa import Assistant
 from qa.answerability import default_model
-from qa.extract import short_answer
+from qa.extract import coordinated_answer, short_answer
 from qa.grounding import REASONS, TermMatcher, document_subject, ground, phrase_found
 from qa.question import analyse
 
@@ -451,6 +451,32 @@ def test_a_qualifier_before_a_list_of_values_holds_for_the_value_asked(shared_to
     assert short_answer(frame, sentence, matcher) == "突破400亿元"
     frame = analyse("桐庐县的用户有多少？", shared_tokenizer)
     assert short_answer(frame, "桐庐县的用户已突破12万户。", matcher) == "突破12万户"
+
+
+def test_a_question_naming_items_of_a_list_gets_the_item_it_leaves_out(shared_tokenizer):
+    """甲、乙以及什么: the item beside the question's own ones in the sentence's list —
+    before or after them, across "，以及" — and for a list question every such item; a
+    plain question is untouched."""
+    matcher = TermMatcher(shared_tokenizer)
+
+    def ask(question: str, sentence: str) -> str:
+        return short_answer(analyse(question, shared_tokenizer), sentence, matcher)
+
+    assert (
+        ask("骨料、水以及哪种材料混合后变成砼？", "砼是由水泥、骨料和水按比例配置而成的材料。")
+        == "水泥"
+    )
+    assert ask("桐庐县的茶叶以及什么产品获奖？", "桐庐县的茶叶、笋干和蜂蜜获奖。") == "笋干"
+    assert ask("张三以及谁发起了倡议？", "当年，张三、李四等人发起了倡议。") == "李四"
+    assert ask("甲县和乙县以及哪些县获评？", "甲县、乙县、丙县和丁县获评。") == "丙县、丁县"
+    road = "1938年修筑的滇缅公路，以及驼峰航线，使昆明成为主要通道。"
+    assert ask("驼峰航线以及哪条公路于1938年修筑？", road) == "滇缅公路"
+    traditional = "1938年修築的滇緬公路，以及駝峰航線，使昆明成為主要通道。"
+    assert ask("駝峰航線以及哪條公路於1938年修築？", traditional) == "滇緬公路"  # as written
+    frame = analyse("张三以及谁发起了倡议？", shared_tokenizer)
+    assert coordinated_answer(frame, "张三发起了倡议，李四没有参加。", matcher) == ""  # no list
+    frame = analyse("张三发起了什么倡议？", shared_tokenizer)
+    assert coordinated_answer(frame, "张三、李四发起了节水倡议。", matcher) == ""  # not asked
 
 
 def test_a_compound_the_sentence_says_with_a_word_inside_counts_as_said(shared_tokenizer):
