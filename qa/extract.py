@@ -358,18 +358,37 @@ def list_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
 
 def name_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     """For who/where questions: the first name (person, place, organisation) after the
-    question's words that is not itself one of them, else the last one before them."""
+    question's words that is not itself one of them, else the last one before them; with
+    the parts a middle dot joins to it (威廉·琼斯)."""
     at = anchor(frame, sentence, matcher)
     asked = {strip_place_suffix(n) for n in frame.names + frame.about + frame.attribute}
     wanted = ("nr", "nrt", "nrfg") if frame.kind == "person" else ("ns", "nrt", "nt")
+    tagged = matcher.tokenizer.tagged(sentence)
     pos, before = 0, ""
-    for word, flag in matcher.tokenizer.tagged(sentence):
+    for k, (word, flag) in enumerate(tagged):
         pos += len(word)
         if flag in wanted and strip_place_suffix(word) not in asked and len(word) >= 2:
             if pos - len(word) >= at:
-                return word
-            before = word  # the nearest before the question's words, if none follows
+                return _dotted(tagged, k)
+            before = _dotted(tagged, k)  # the nearest before the question's words, if none follows
     return before
+
+
+def _dotted(tagged: list[tuple[str, str]], k: int) -> str:
+    """The name at ``k`` with the parts a middle dot joins to it (约翰·奥利弗, 玛西娅·麦克
+    纳特: a transliteration jieba cuts into name pieces)."""
+    start = k
+    while start >= 2 and tagged[start - 1][0] in _NAME_DOTS:
+        start -= 2
+    end = k + 1
+    while end + 1 < len(tagged) and tagged[end][0] in _NAME_DOTS:
+        end += 2
+        while end < len(tagged) and tagged[end][1] in ("nr", "nrt", "nrfg"):
+            end += 1
+    return "".join(w for w, _ in tagged[start:end])
+
+
+_NAME_DOTS = frozenset("· ・ • ‧".split())
 
 
 def typed_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:

@@ -479,6 +479,16 @@ def test_a_question_naming_items_of_a_list_gets_the_item_it_leaves_out(shared_to
     assert coordinated_answer(frame, "张三、李四发起了节水倡议。", matcher) == ""  # not asked
 
 
+def test_a_person_answer_keeps_the_parts_a_middle_dot_joins(shared_tokenizer):
+    """jieba cuts a transliterated name at its middle dot (威廉 | · | 琼斯): the answer is
+    the whole name, not its first part."""
+    matcher = TermMatcher(shared_tokenizer)
+    frame = analyse("谁在会上发表了这段言论？", shared_tokenizer)
+    assert short_answer(frame, "会中，威廉·琼斯发表了这段言论。", matcher) == "威廉·琼斯"
+    frame = analyse("这座建筑是谁设计的？", shared_tokenizer)
+    assert short_answer(frame, "此建筑物由法兰克·盖瑞设计。", matcher) == "法兰克·盖瑞"
+
+
 def test_a_compound_the_sentence_says_with_a_word_inside_counts_as_said(shared_tokenizer):
     """工业产值 asked, 工业总产值 written: the compound's parts close together in order count
     for it in the sentence's score, so the sentence that says it outranks one that only
