@@ -368,9 +368,10 @@ def name_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     for k, (word, flag) in enumerate(tagged):
         pos += len(word)
         if flag in wanted and strip_place_suffix(word) not in asked and len(word) >= 2:
+            name = _dotted(tagged, k) if frame.kind == "person" else _place_run(tagged, k)
             if pos - len(word) >= at:
-                return _dotted(tagged, k)
-            before = _dotted(tagged, k)  # the nearest before the question's words, if none follows
+                return name
+            before = name  # the nearest before the question's words, if none follows
     return before
 
 
@@ -389,6 +390,17 @@ def _dotted(tagged: list[tuple[str, str]], k: int) -> str:
 
 
 _NAME_DOTS = frozenset("· ・ • ‧".split())
+
+
+def _place_run(tagged: list[tuple[str, str]], k: int) -> str:
+    """The place at ``k`` with the finer places and names that follow it (乌拉圭蒙得维的亚,
+    台湾宜兰县头城镇)."""
+    end = k + 1
+    while end < len(tagged) and (
+        tagged[end][1] in ("ns", "nt", "nr", "nrt", "nz", "j") or tagged[end][0] in ("-", "－")
+    ):
+        end += 1
+    return "".join(w for w, _ in tagged[k:end]).rstrip("-－")
 
 
 def typed_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:

@@ -489,6 +489,15 @@ def test_a_person_answer_keeps_the_parts_a_middle_dot_joins(shared_tokenizer):
     assert short_answer(frame, "此建筑物由法兰克·盖瑞设计。", matcher) == "法兰克·盖瑞"
 
 
+def test_a_place_answer_keeps_the_finer_places_after_it(shared_tokenizer):
+    """位于哪里: the whole location the sentence gives (country, province, county, town),
+    not only its first place name."""
+    matcher = TermMatcher(shared_tokenizer)
+    frame = analyse("乌石渔港在哪里？", shared_tokenizer)
+    sentence = "乌石渔港是位于台湾宜兰县头城镇的观光渔港。"
+    assert short_answer(frame, sentence, matcher).startswith("台湾宜兰县")
+
+
 def test_a_compound_the_sentence_says_with_a_word_inside_counts_as_said(shared_tokenizer):
     """工业产值 asked, 工业总产值 written: the compound's parts close together in order count
     for it in the sentence's score, so the sentence that says it outranks one that only
