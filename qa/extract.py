@@ -511,6 +511,20 @@ def _noun_run(tokens: list[tuple[str, str]]) -> list[str]:
 _NOT_AN_ITEM = frozenset("p c d r m q f y e o".split())  # no list item starts with these
 
 
+def definition_answer(frame: Frame, sentence: str) -> str:
+    """什么是X asks what the sentence says X is: the text after X（…）是/指, to the end of
+    the sentence, or of its first clause when that is long."""
+    hit = _find("".join(frame.right).lower(), sentence.lower())
+    if hit is None:
+        return ""
+    rest = re.sub(r"^\s*[（(][^）)]*[）)]", "", sentence[hit[1] :]).lstrip("，,：: ")
+    rest = _LEAD_VERBS.sub("", rest)
+    span = re.split(r"[。；;！？]", rest)[0]
+    if len(span) > MAX_SPAN:
+        span = re.split(r"[，,]", span)[0]
+    return _TRAIL.sub("", span)
+
+
 def gap_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     """The sentence text between the question's words left and right of its question word."""
     low = sentence.lower()
@@ -559,6 +573,8 @@ def short_answer(
         span = list_answer(frame, folded, matcher) or gap_answer(frame, folded, matcher)
     elif frame.kind in ("person", "place"):
         span = name_answer(frame, folded, matcher) or gap_answer(frame, folded, matcher)
+    elif not plain and lx.DEFINITION_ASK.match(frame.question) and not frame.left:
+        span = definition_answer(frame, folded)
     else:
         span = (not plain and typed_answer(frame, folded, matcher)) or gap_answer(
             frame, folded, matcher

@@ -24,6 +24,7 @@ ASKS_PLACE = re.compile(
 )
 # 甲、乙以及什么: the question names items of a list and asks the one it leaves out
 COORDINATED_ASK = re.compile(r"(?:、|以及|和|与|及|跟)(?=什么|哪[一]?[种个位条项类些方本场门]|谁)")
+DEFINITION_ASK = re.compile(r"^(?:什么|啥)(?:是|叫做?|称为)")  # 什么是X: X's definition is asked
 LIST_JOINERS = frozenset("、 以及 和 与 及 跟 或".split())  # as whole tokens, between items
 ASKS_WHAT = re.compile(r"什么|啥|哪[个家种项条所座]?|何")
 QUESTION_WORD = re.compile(

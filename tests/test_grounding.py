@@ -498,6 +498,16 @@ def test_a_place_answer_keeps_the_finer_places_after_it(shared_tokenizer):
     assert short_answer(frame, sentence, matcher).startswith("台湾宜兰县")
 
 
+def test_what_is_x_gets_what_the_sentence_says_x_is(shared_tokenizer):
+    """什么是X: the text after X（…）是/指, not a piece of X itself."""
+    matcher = TermMatcher(shared_tokenizer)
+    frame = analyse("什么是桐庐茶？", shared_tokenizer)
+    assert short_answer(frame, "桐庐茶（学名：）是山茶科的植物。", matcher) == "山茶科的植物"
+    frame = analyse("什么是冠夫姓？", shared_tokenizer)
+    sentence = "冠夫姓（或从夫姓），指女性结婚后改用丈夫的姓氏的习俗。"
+    assert short_answer(frame, sentence, matcher) == "指女性结婚后改用丈夫的姓氏的习俗"
+
+
 def test_a_compound_the_sentence_says_with_a_word_inside_counts_as_said(shared_tokenizer):
     """工业产值 asked, 工业总产值 written: the compound's parts close together in order count
     for it in the sentence's score, so the sentence that says it outranks one that only
