@@ -432,7 +432,7 @@ def coordinated_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str
     m = lx.COORDINATED_ASK.search(frame.question)
     if not m:
         return ""
-    named = [x for x in re.split(r"、|以及|和|与|及|跟", frame.question[: m.start()]) if x]
+    named = [x for x in _JOINER.split(frame.question[: m.start()]) if x]
     keys = [k for k in (_key_of(x, sentence) for x in named) if k]
     if not keys:
         return ""
@@ -481,6 +481,8 @@ def _runs_of(segments: list[list[tuple[str, str]]]) -> list[list[int]]:
 
 
 _LIST_ENDS = frozenset("， , 。 ； ; ！ ？ ： : … ……".split())
+_JOINER = re.compile("|".join(sorted(lx.LIST_JOINERS, key=len, reverse=True)))
+_ITEM_PUNCTUATION = frozenset("， , 、 （ ） ( ) “ ” 「 」 《 》 … ……".split())
 
 
 def _key_of(item: str, sentence: str) -> str:
@@ -496,7 +498,7 @@ def _noun_run(tokens: list[tuple[str, str]]) -> list[str]:
     ``tokens`` (a segment's head; given reversed, its tail)."""
     run: list[str] = []
     for word, flag in tokens:
-        if word in "，,、（）()“”「」《》…":
+        if word in _ITEM_PUNCTUATION:
             if run:
                 break
             continue
