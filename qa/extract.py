@@ -17,6 +17,7 @@ from .question import Frame
 from .text import fold
 
 MAX_SPAN = 40
+MIN_COUNTED_CHARS = 4  # a counted phrase this long names one kind of thing (高新技术企业)
 _ARTICLE = re.compile(r"一[个座种位名家所条部项次]")  # 是一座…: an article, not a count
 _RANGE = r"(?:至|到|-|－|~|～|—)"
 _TIME = re.compile(f"{lx.TIME_SPAN.pattern}|{lx.RELATIVE_YEAR.pattern}")  # …and 今年, 去年
@@ -136,6 +137,50 @@ def named_in(frame: Frame, sentence: str, subject: str) -> list[str]:
     return in_list if others else []
 
 
+def adjacent_count(frame: Frame, sentence: str, subject: str = "") -> str:
+    """几家高新技术企业 asks the count written right after that phrase (…高新技术企业153家),
+    not one of something it only qualifies (高新技术企业研究开发中心5家); the phrase may
+    leave out its last noun (宁波市单项冠军4家 for 几家宁波市单项冠军企业). "" when the
+    question counts a phrase shorter than ``MIN_COUNTED_CHARS`` (几家企业: too common to
+    tell) or the sentence has no such count."""
+    words = [w for w in frame.counted if strip_place_suffix(w) != subject]
+    if not frame.unit or len("".join(words)) < MIN_COUNTED_CHARS:
+        return ""
+    for phrase in ("".join(words), "".join(words[:-1])):
+        if len(phrase) < MIN_COUNTED_CHARS:
+            continue
+        at = sentence.find(phrase)
+        while at >= 0:
+            before = [v for v in values_of(sentence[:at], frame.unit) if v.end() == at]
+            if before:  # 47位院士学者
+                return before[-1].group()
+            rest = sentence[at + len(phrase) : at + len(phrase) + 12]
+            values = values_of(rest, frame.unit)
+            if (
+                values
+                and values[0].start() <= 2
+                and not _LIST_BREAK.search(rest[: values[0].start()])
+            ):
+                return values[0].group()  # 高新技术企业153家, …共有153家
+            at = sentence.find(phrase, at + 1)
+    return ""
+
+
+_LIST_BREAK = re.compile(r"[、，,；;。：:]")
+
+
+def counts_elsewhere(frame: Frame, sentence: str, subject: str = "") -> bool:
+    """The sentence names what the question counts, but no count of it (高新技术企业
+    研究开发中心5家 for 几家高新技术企业): the value there is of something else."""
+    words = [w for w in frame.counted if strip_place_suffix(w) != subject]
+    return (
+        bool(frame.unit)
+        and len("".join(words)) >= MIN_COUNTED_CHARS
+        and "".join(words) in sentence
+        and not adjacent_count(frame, sentence, subject)
+    )
+
+
 def level_value(frame: Frame, sentence: str) -> str | None:
     """With a level qualifier (国家级) in the question, the value right after that level in
     the sentence (…其中国家级2家、省级55家 → 2家); None when the question has no level."""
@@ -144,8 +189,8 @@ def level_value(frame: Frame, sentence: str) -> str | None:
         return None
     for level in levels:
         for m in re.finditer(re.escape(level), sentence):
-            rest = sentence[m.end() : m.end() + 12]
-            lead = re.match(r"[\u3400-\u9fff]{0,6}?(?=[\d一二两三四五六七八九十])", rest)
+            rest = sentence[m.end() : m.end() + 16]  # 省级认定小微企业园11个
+            lead = re.match(r"[\u3400-\u9fff]{0,9}?(?=[\d一二两三四五六七八九十])", rest)
             if lead is not None:
                 values = values_of(rest[lead.end() :], frame.unit)
                 if values and values[0].start() == 0:
@@ -166,6 +211,11 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
     by_level = level_value(frame, sentence)
     if by_level is not None:
         return by_level
+    if counts_elsewhere(frame, sentence, subject):
+        return ""
+    found = adjacent_count(frame, sentence, subject)
+    if found:
+        return found
     counted = counted_value(frame, sentence)
     if counted:
         return counted

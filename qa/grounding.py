@@ -297,7 +297,9 @@ def ground(
     nouns = [w for w in attribute if w in frame.nouns]
     held = [w for w in nouns if w in sentence]
     starts = phrase_starts(held, sentence)
-    qualified = bool(held) and held[0] != nouns[0]  # its first word missing: 企业|技术中心
+    qualified = (bool(held) and held[0] != nouns[0]) or (  # its first word missing: 企业|技术中心
+        any(not matcher.found(w, window) for w in frame.modifiers)  # 服务业|企业…覆盖率
+    )
     tagged = matcher.tokenizer.tagged(sentence) if qualified else []
     if qualified and all(other_modifier(tagged, at) for at in starts):
         starts = []  # the sentence's 工程技术中心 is not the question's 企业技术中心
@@ -310,6 +312,10 @@ def ground(
         gaps.append(Gap(kind + ("_far" if known(attribute[-1]) else ""), attribute[-1]))
     if frame.kind == "number" and not bound:
         gaps.append(Gap("value", "".join(attribute)))  # the number would be of something else
+    modifiers = [w for w in frame.counted[:-1] if strip_place_suffix(fold(w)) != subject_l]
+    if frame.kind == "number" and len(modifiers) >= 2 and not phrase_found(modifiers, near):
+        # 几家浙江省单项冠军企业: counted in the sentence only where its words stand together
+        gaps.append(Gap("value", "".join(frame.counted)))
     if frame.kind == "number":
         has_value = bool(values_of(sentence, frame.unit))
         if not has_value and frame.unit:

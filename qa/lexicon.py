@@ -78,8 +78,9 @@ NOUN_FLAGS = NAME_FLAGS | {"n", "nz", "vn", "an", "j"}
 # Words between the asked attribute and the question word ("…总产值 是 多少").
 RESULT_COMPLEMENT = "得到"  # 获得/达到: the verb alone (获, 达) says the same
 LINK_WORDS = frozenset(
-    "是 有 为 的 了 达到 达 共 共有 总共 一共 约 大约 在 排 位居 居 叫 叫做 称为".split()
-)
+    "是 有 为 的 了 达到 达 共 共有 总共 一共 约 大约 在 排 位居 居 叫 叫做 称为 "
+    "超过 超 逾 突破 至少 最多 占 占有 需要 需 花 花费 百分之".split()
+)  # …and the bound or share said before a number (至少超过|多少, 占|百分之|多少)
 # A link character right before the question word (…的人为谁, 经营方是谁, 会因什么): the
 # question is tagged apart there, or jieba joins it to the noun (人为, 方是, 会因).
 LINK_BEFORE_QUESTION = re.compile(

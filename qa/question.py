@@ -32,6 +32,8 @@ class Frame:
     nouns: tuple[str, ...] = ()  # content words tagged as nouns or names (2+ characters)
     places: tuple[str, ...] = ()  # names of places, organisations, people (not products)
     rank: bool = False  # asks for a position (第几)
+    counted: tuple[str, ...] = ()  # what 多少家/几家 counts, in order (浙江省, 单项冠军, 企业)
+    modifiers: tuple[str, ...] = ()  # nouns the question puts before the attribute (服务业)
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -154,6 +156,27 @@ def analyse(question: str, tokenizer: Tokenizer) -> Frame:
         )
     )
     attribute = _attribute(tagged, cut, content, set(names), levels)
+    counted: list[str] = []
+    if unit_match:  # 几家 浙江省 单项冠军 企业: the words up to the first non-content one
+        at = 0
+        for word, flag in tagged:
+            if at >= unit_match.end() and not any(word in x for x in skip):
+                nounish = (
+                    flag[:1] == "n"
+                    or flag in ("j", "vn", "eng")
+                    or flag.startswith("v")
+                    and _noun_next(tagged, word)
+                )
+                if not content(word, flag) or not nounish:
+                    break  # 培育|企业: a verb inside the phrase is part of it; 成功|上市 ends it
+                counted.append(word)
+            at += len(word)
+    modifiers: list[str] = []  # 规模以上 服务业 | 企业研发机构覆盖率
+    first = next((i for i, (w, _) in enumerate(tagged) if attribute and w == attribute[0]), 0)
+    for word, flag in reversed(tagged[max(0, first - 2) : first]):
+        if not content(word, flag) or flag not in ("n", "nz", "vn", "j") or word in names:
+            break
+        modifiers.insert(0, word)
     places = tuple(
         w
         for w, f in left + right
@@ -180,7 +203,15 @@ def analyse(question: str, tokenizer: Tokenizer) -> Frame:
         nouns=nouns,
         places=places,
         rank="第几" in q,
+        counted=tuple(counted),
+        modifiers=tuple(modifiers),
     )
+
+
+def _noun_next(tagged: list[tuple[str, str]], word: str) -> bool:
+    """Is the word after ``word`` in ``tagged`` a noun (or a verb used as one)?"""
+    at = next(i for i, (w, _) in enumerate(tagged) if w == word)
+    return at + 1 < len(tagged) and (tagged[at + 1][1][:1] == "n" or tagged[at + 1][1] == "vn")
 
 
 def _attribute(tagged, cut: int, content, names: set[str], levels=()) -> tuple[str, ...]:

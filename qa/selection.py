@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from . import lexicon as lx
 from .answerability import Model, default_model, features
 from .answering import (
     NUMBER_QUESTION,
@@ -25,7 +26,7 @@ from .answering import (
     weighted_terms,
 )
 from .chunking import sentence_spans
-from .extract import named_in, short_answer
+from .extract import counts_elsewhere, named_in, short_answer
 from .grounding import REASONS, Gap, Support, TermMatcher, document_year, ground, reason
 from .question import Frame, analyse
 from .records import Passage
@@ -34,6 +35,8 @@ from .text import Tokenizer, fold
 CANDIDATES = 8  # sentences checked per question
 UNSURE_CONFIDENCE = 0.5  # a refusal this close to an answer says so (REASONS["unsure"])
 MAX_QUOTE_CHARS = 150
+EXACT_PREFERENCE = 0.05  # rank-score margin within which an exact value beats a bound one
+QUALIFIERS = tuple(lx.VALUE_QUALIFIERS)
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,8 @@ class AnswerSelector:
             )
             if frame.kind == "number" and not short:
                 bound = named_in(frame, fold(sentence), subject) + list(frame.levels)
+                if counts_elsewhere(frame, fold(sentence), subject):
+                    bound.append("".join(frame.counted))
                 if frame.rank or bound:
                     gap = Gap("value", bound[0] if bound else "".join(frame.attribute))
                     support = replace(support, gaps=support.gaps + (gap,))
@@ -177,7 +182,7 @@ class AnswerSelector:
         chosen = None
         if usable:
             scores = np.array([c.probability for c in cands])
-            pick = max(usable, key=lambda i: scores[i])
+            pick = self.exact_first(cands, usable, scores)
             x = np.array([c.features for c in cands])
             where = np.array([c.evidence.passage for c in cands])
             confidence = self.model.confidence(x, scores, pick, where)
@@ -194,6 +199,18 @@ class AnswerSelector:
             (a, b), (c, d) = spans
             quote = text[a:d] if b == c else f"{text[a:b]}……{text[c:d]}"
         return Decision(frame, evidence, chosen, best, quote, "", confidence, tuple(spans))
+
+    @staticmethod
+    def exact_first(cands: list[Candidate], usable: list[int], scores: np.ndarray) -> int:
+        """The most probable usable candidate; of those within ``EXACT_PREFERENCE`` of it,
+        one whose short answer is an exact value (4219.2亿元) before one that only bounds it
+        (突破4000亿元)."""
+        best = max(usable, key=lambda i: scores[i])
+        close = [i for i in usable if scores[i] >= scores[best] - EXACT_PREFERENCE]
+        exact = [i for i in close if cands[i].short and not cands[i].short.startswith(QUALIFIERS)]
+        if cands[best].short.startswith(QUALIFIERS) and exact:
+            return max(exact, key=lambda i: scores[i])
+        return best
 
     @staticmethod
     def refusal_reason(cands: list[Candidate], usable: list[int], confidence: float) -> str:

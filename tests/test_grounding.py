@@ -315,6 +315,24 @@ def test_a_refusal_says_what_the_most_probable_candidate_lacks():
     assert "2018年" in AnswerSelector.refusal_reason([year], [], 0.0)  # all ruled out
 
 
+def test_an_exact_value_is_picked_before_an_equally_likely_bound():
+    """Two candidates alike in rank: 4219.2亿元 is the answer, 突破4000亿元 only bounds it;
+    a bound one clearly more likely is still picked."""
+    import numpy as np
+
+    from qa.answering import Evidence
+    from qa.grounding import Support
+    from qa.selection import AnswerSelector, Candidate
+
+    def cand(short: str) -> Candidate:
+        support = Support((), 1.0, 1.0, 1.0, True, 0, True)
+        return Candidate(Evidence(0, 0, 1, 0.5, 0.5), "句子。", support, short, 0.5, "桐庐", None)
+
+    cands = [cand("突破400亿元"), cand("421.9亿元")]
+    assert AnswerSelector.exact_first(cands, [0, 1], np.array([0.77, 0.77])) == 1
+    assert AnswerSelector.exact_first(cands, [0, 1], np.array([0.90, 0.60])) == 0
+
+
 def test_a_link_character_before_the_question_word_is_not_joined_to_the_noun(shared_tokenizer):
     """jieba joins 人为 / 方是 across the question's seam (…的人为谁); tagged apart, the
     asked noun is 人 / 方, which the evidence can hold."""
@@ -506,6 +524,47 @@ def test_what_is_x_gets_what_the_sentence_says_x_is(shared_tokenizer):
     frame = analyse("什么是冠夫姓？", shared_tokenizer)
     sentence = "冠夫姓（或从夫姓），指女性结婚后改用丈夫的姓氏的习俗。"
     assert short_answer(frame, sentence, matcher) == "指女性结婚后改用丈夫的姓氏的习俗"
+
+
+def test_a_count_belongs_to_the_phrase_it_follows(shared_tokenizer):
+    """几家X: the count written right after X (or before it), with or without X's last
+    noun; a sentence naming X only as the qualifier of something else gives no count of X,
+    and one naming X's words apart does not count X at all."""
+    matcher = TermMatcher(shared_tokenizer)
+
+    def count(question: str, sentence: str) -> str:
+        return short_answer(analyse(question, shared_tokenizer), sentence, matcher)
+
+    listing = "全县企业共有60家，其中，国家级示范企业3家、杭州市示范企业4家、杭州示范培育企业27家。"
+    assert count("桐庐县有几家杭州市示范企业？", listing) == "4家"
+    assert count("桐庐县有几家杭州示范培育企业？", listing) == "27家"
+    qualifier = "新增省级农业科技园区研究中心5家，其中农业科技园区有12家。"
+    assert count("桐庐县有几家农业科技园区？", qualifier) == "12家"
+    assert count("桐庐县有几家农业科技园区？", "新增农业科技园区研究中心5家。") == ""
+    gaps = support_of(
+        shared_tokenizer, "桐庐县有几家浙江省示范企业？", listing + "浙江省还有一家。"
+    )
+    assert "value" in {g.kind for g in gaps.gaps}  # 浙江省 and 示范 stand apart
+
+
+def test_a_noun_before_the_attribute_must_be_the_sentences_own(shared_tokenizer):
+    """服务业企业研发机构覆盖率 asked, 工业企业研发机构覆盖率 written: another kind of firm's
+    figure, a value gap; the same figure asked with the sentence's own noun is answered."""
+    sentence = "前三季度，规模以上工业企业研发机构覆盖率达79.4%。"
+    other = support_of(shared_tokenizer, "桐庐县规模以上服务业企业研发机构覆盖率是多少？", sentence)
+    assert "value" in {g.kind for g in other.gaps}
+    own = support_of(shared_tokenizer, "桐庐县规模以上工业企业研发机构覆盖率是多少？", sentence)
+    assert not own.gaps
+
+
+def test_bound_and_share_words_before_a_number_are_not_the_attribute(shared_tokenizer):
+    """至少超过多少 / 占…百分之多少: the words before the question word say a bound or a
+    share; the attribute is the noun before them."""
+    assert (
+        analyse("桐庐县的国土面积至少超过多少？", shared_tokenizer).attribute[-1].endswith("面积")
+    )
+    frame = analyse("桐庐县服务业占全县生产总值的百分之多少？", shared_tokenizer)
+    assert "百分之" not in frame.attribute + frame.about
 
 
 def test_a_compound_the_sentence_says_with_a_word_inside_counts_as_said(shared_tokenizer):
