@@ -238,11 +238,24 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
         return ""
     after = [m for m in spans if m.start() >= at]
     chosen = after[0] if after else (spans[-1] if spans else None)
+    if chosen is not None and not lx.ASKS_BEFORE.search(frame.question):
+        chosen = _changed_to(sentence, chosen, spans)
     return (
         _with_range(sentence, chosen, _with_prefix(sentence, chosen, frame.question))
         if chosen
         else ""
     )
+
+
+def _changed_to(sentence: str, m: re.Match, spans: list[re.Match]) -> re.Match:
+    """由原7个工作日缩减至1个工作日: a value the sentence says it changed from stands for the
+    one it changed to (the next value, after 至/到/为)."""
+    if not lx.CHANGED_FROM.search(sentence[max(0, m.start() - 3) : m.start()]):
+        return m
+    later = [v for v in spans if v.start() >= m.end()]
+    if later and lx.CHANGED_TO.search(sentence[m.end() : later[0].start()]):
+        return later[0]
+    return m
 
 
 def _with_range(sentence: str, m: re.Match, value: str) -> str:
@@ -266,8 +279,11 @@ def counted_value(frame: Frame, sentence: str) -> str:
     noun = frame.attribute[0]
     if not re.search(rf"(?:几|多少){re.escape(frame.unit)}{re.escape(noun)}", frame.question):
         return ""
-    for m in values_of(sentence, frame.unit):
+    values = values_of(sentence, frame.unit)
+    for m in values:
         if sentence.startswith(noun, m.end()) and _not_question_number(m.group(), frame):
+            if not lx.ASKS_BEFORE.search(frame.question):
+                m = _changed_to(sentence, m, values)
             return _with_prefix(sentence, m, frame.question)
     return ""
 

@@ -45,6 +45,10 @@ VALUE = re.compile(
     rf"(?:\d+(?:[.,]\d+)*|[一二两三四五六七八九十百千]+)(?:多|余)?[万亿千百]*(?:余)?"
     rf"(?:%|％|‰|(?:{MEASURE})(?:/(?:{MEASURE}))?)?"
 )
+# 由原7个…缩减至1个: the value changed from, and the words before the value it changed to
+CHANGED_FROM = re.compile(r"(?:由|从)原?(?:来的)?$")
+CHANGED_TO = re.compile(r"^[^，。；,;]{0,12}?(?:至|到|为)$")
+ASKS_BEFORE = re.compile(r"原来|原先|之前|以前|改革前|调整前")  # asks the value changed from
 VALUE_QUALIFIERS = ("超过", "突破", "超", "约", "近", "逾")  # before a value, part of it
 RANK = re.compile(r"第[\d一二三四五六七八九十]+(?:位|名)?")
 YEAR = re.compile(r"(?<!\d)((?:1[89]|20)\d\d)(?:年|(?=[-—－至到]))")

@@ -567,6 +567,20 @@ def test_bound_and_share_words_before_a_number_are_not_the_attribute(shared_toke
     assert "百分之" not in frame.attribute + frame.about
 
 
+def test_a_value_changed_from_gives_way_to_the_value_it_changed_to(shared_tokenizer):
+    """由原7个工作日缩减至1个工作日: the time now is 1个, unless the question asks the old one."""
+    matcher = TermMatcher(shared_tokenizer)
+    sentence = "桐庐县不动产登记办理时间由原7个工作日缩减至1个工作日。"
+    for question, value in (
+        ("桐庐县不动产登记办理时间缩减至几个工作日？", "1个"),
+        ("桐庐县不动产登记要多少个工作日？", "1个"),
+        ("桐庐县不动产登记原来要几个工作日？", "7个"),
+    ):
+        assert short_answer(analyse(question, shared_tokenizer), sentence, matcher) == value
+    frame = analyse("桐庐县人口有多少万？", shared_tokenizer)
+    assert short_answer(frame, "五年来，全县人口从30万增长到35万。", matcher) == "35万"
+
+
 def test_a_compound_the_sentence_says_with_a_word_inside_counts_as_said(shared_tokenizer):
     """工业产值 asked, 工业总产值 written: the compound's parts close together in order count
     for it in the sentence's score, so the sentence that says it outranks one that only
