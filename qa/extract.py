@@ -143,8 +143,8 @@ def adjacent_count(frame: Frame, sentence: str, subject: str = "") -> str:
     leave out its last noun (宁波市单项冠军4家 for 几家宁波市单项冠军企业). "" when the
     question counts a phrase shorter than ``MIN_COUNTED_CHARS`` (几家企业: too common to
     tell) or the sentence has no such count."""
-    words = [w for w in frame.counted if strip_place_suffix(w) != subject]
-    if not frame.unit or len("".join(words)) < MIN_COUNTED_CHARS:
+    words = _counted_words(frame, subject)
+    if not words:
         return ""
     for phrase in ("".join(words), "".join(words[:-1])):
         if len(phrase) < MIN_COUNTED_CHARS:
@@ -169,16 +169,23 @@ def adjacent_count(frame: Frame, sentence: str, subject: str = "") -> str:
 _LIST_BREAK = re.compile(r"[、，,；;。：:]")
 
 
+def _counted_words(frame: Frame, subject: str) -> list[str]:
+    """What a count question (几家X) counts, without the document's own subject; [] when it
+    asks no count or X is shorter than ``MIN_COUNTED_CHARS``."""
+    words = [w for w in frame.counted if strip_place_suffix(w) != subject]
+    return words if frame.unit and len("".join(words)) >= MIN_COUNTED_CHARS else []
+
+
+def names_counted(frame: Frame, sentence: str, subject: str = "") -> bool:
+    """Does the sentence name the whole of what the question counts?"""
+    words = _counted_words(frame, subject)
+    return bool(words) and "".join(words) in sentence
+
+
 def counts_elsewhere(frame: Frame, sentence: str, subject: str = "") -> bool:
     """The sentence names what the question counts, but no count of it (高新技术企业
     研究开发中心5家 for 几家高新技术企业): the value there is of something else."""
-    words = [w for w in frame.counted if strip_place_suffix(w) != subject]
-    return (
-        bool(frame.unit)
-        and len("".join(words)) >= MIN_COUNTED_CHARS
-        and "".join(words) in sentence
-        and not adjacent_count(frame, sentence, subject)
-    )
+    return names_counted(frame, sentence, subject) and not adjacent_count(frame, sentence, subject)
 
 
 def level_value(frame: Frame, sentence: str) -> str | None:
@@ -211,11 +218,9 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
     by_level = level_value(frame, sentence)
     if by_level is not None:
         return by_level
-    if counts_elsewhere(frame, sentence, subject):
-        return ""
     found = adjacent_count(frame, sentence, subject)
-    if found:
-        return found
+    if found or names_counted(frame, sentence, subject):
+        return found  # "" where the sentence counts something else (counts_elsewhere)
     counted = counted_value(frame, sentence)
     if counted:
         return counted
@@ -522,7 +527,9 @@ def coordinated_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str
     before, after = [], []  # items left of the question's own ones, and the others
     for run in _runs_of(segments):
         mine = [i for i in run if own[i]]
-        for i in run if mine else ():
+        if not mine:
+            continue  # a list the question names none of
+        for i in run:
             if own[i]:
                 continue
             if i < mine[0]:

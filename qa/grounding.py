@@ -312,8 +312,8 @@ def ground(
         gaps.append(Gap(kind + ("_far" if known(attribute[-1]) else ""), attribute[-1]))
     if frame.kind == "number" and not bound:
         gaps.append(Gap("value", "".join(attribute)))  # the number would be of something else
-    modifiers = [w for w in frame.counted[:-1] if strip_place_suffix(fold(w)) != subject_l]
-    if frame.kind == "number" and len(modifiers) >= 2 and not phrase_found(modifiers, near):
+    qualifying = [w for w in frame.counted[:-1] if strip_place_suffix(fold(w)) != subject_l]
+    if frame.kind == "number" and len(qualifying) >= 2 and not phrase_found(qualifying, near):
         # 几家浙江省单项冠军企业: counted in the sentence only where its words stand together
         gaps.append(Gap("value", "".join(frame.counted)))
     if frame.kind == "number":

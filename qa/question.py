@@ -159,13 +159,13 @@ def analyse(question: str, tokenizer: Tokenizer) -> Frame:
     counted: list[str] = []
     if unit_match:  # 几家 浙江省 单项冠军 企业: the words up to the first non-content one
         at = 0
-        for word, flag in tagged:
+        for i, (word, flag) in enumerate(tagged):
             if at >= unit_match.end() and not any(word in x for x in skip):
                 nounish = (
                     flag[:1] == "n"
                     or flag in ("j", "vn", "eng")
                     or flag.startswith("v")
-                    and _noun_next(tagged, word)
+                    and _noun_at(tagged, i + 1)
                 )
                 if not content(word, flag) or not nounish:
                     break  # 培育|企业: a verb inside the phrase is part of it; 成功|上市 ends it
@@ -208,10 +208,9 @@ def analyse(question: str, tokenizer: Tokenizer) -> Frame:
     )
 
 
-def _noun_next(tagged: list[tuple[str, str]], word: str) -> bool:
-    """Is the word after ``word`` in ``tagged`` a noun (or a verb used as one)?"""
-    at = next(i for i, (w, _) in enumerate(tagged) if w == word)
-    return at + 1 < len(tagged) and (tagged[at + 1][1][:1] == "n" or tagged[at + 1][1] == "vn")
+def _noun_at(tagged: list[tuple[str, str]], i: int) -> bool:
+    """Is ``tagged[i]`` a noun (or a verb used as one)?"""
+    return i < len(tagged) and (tagged[i][1][:1] == "n" or tagged[i][1] == "vn")
 
 
 def _attribute(tagged, cut: int, content, names: set[str], levels=()) -> tuple[str, ...]:

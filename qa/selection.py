@@ -36,7 +36,6 @@ CANDIDATES = 8  # sentences checked per question
 UNSURE_CONFIDENCE = 0.5  # a refusal this close to an answer says so (REASONS["unsure"])
 MAX_QUOTE_CHARS = 150
 EXACT_PREFERENCE = 0.05  # rank-score margin within which an exact value beats a bound one
-QUALIFIERS = tuple(lx.VALUE_QUALIFIERS)
 
 
 @dataclass(frozen=True)
@@ -207,8 +206,12 @@ class AnswerSelector:
         (突破4000亿元)."""
         best = max(usable, key=lambda i: scores[i])
         close = [i for i in usable if scores[i] >= scores[best] - EXACT_PREFERENCE]
-        exact = [i for i in close if cands[i].short and not cands[i].short.startswith(QUALIFIERS)]
-        if cands[best].short.startswith(QUALIFIERS) and exact:
+        exact = [
+            i
+            for i in close
+            if cands[i].short and not cands[i].short.startswith(lx.VALUE_QUALIFIERS)
+        ]
+        if cands[best].short.startswith(lx.VALUE_QUALIFIERS) and exact:
             return max(exact, key=lambda i: scores[i])
         return best
 
