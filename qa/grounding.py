@@ -252,6 +252,11 @@ def ground(
         elif year not in window:  # 去年 of a document with no date: only its own word
             gaps.append(Gap("year", year))
     subject_l = fold(subject)
+    previous = window[: len(window) - len(near)]  # the sentence before (fold keeps lengths)
+
+    def speaks_of_own(text: str) -> bool:  # 我市…, or the document's subject by name
+        return bool(lx.SELF_REFERENCE.search(text)) or bool(subject_l) and subject_l in text
+
     for level in frame.levels:
         own = strip_place_suffix(fold(level)[:-1])  # 慈溪市级 → 慈溪: that place's own figure
         if fold(level) in sentence:
@@ -263,11 +268,14 @@ def ground(
         base = strip_place_suffix(fold(name))
         if subject_l and (base == subject_l or base in subject_l and len(base) >= 2):
             continue
-        if not matcher.found(name, near):
-            own_place = bool(lx.SELF_REFERENCE.search(sentence)) or (
-                bool(subject_l) and subject_l in sentence
-            )
-            far = matcher.found(name, passage) and not (name in frame.places and own_place)
+        place = name in frame.places
+
+        def said(text: str) -> bool:  # a place inside another name (X(宁波)Y) is not said
+            return matcher.found(name, lx.NAME_INFIX.sub("", text) if place else text)
+
+        if not said(near):  # the sentence, or the one it continues, speaks of the own place
+            own_place = speaks_of_own(sentence) or (speaks_of_own(previous) and not said(previous))
+            far = said(passage) and not (place and own_place)
             gaps.append(Gap("name_far" if far else "name", name))
     for term in frame.nouns:
         if not known(term) and not matcher.found(term, window):
@@ -313,8 +321,18 @@ def ground(
     if frame.kind == "number" and not bound:
         gaps.append(Gap("value", "".join(attribute)))  # the number would be of something else
     qualifying = [w for w in frame.counted[:-1] if strip_place_suffix(fold(w)) != subject_l]
-    if frame.kind == "number" and len(qualifying) >= 2 and not phrase_found(qualifying, near):
+    head = frame.counted[-1] if frame.counted else ""
+    if frame.kind == "number" and (
         # 几家浙江省单项冠军企业: counted in the sentence only where its words stand together
+        len(qualifying) >= 2
+        and not phrase_found(qualifying, near)
+        # 几家高新企业: 高新…企业 must stand together too where the sentence has both words
+        # (not 高新技术产业开发区……26家企业)
+        or len(qualifying) == 1
+        and qualifying[0] in sentence
+        and head in sentence
+        and not phrase_found([*qualifying, head], sentence)
+    ):
         gaps.append(Gap("value", "".join(frame.counted)))
     if frame.kind == "number":
         has_value = bool(values_of(sentence, frame.unit))

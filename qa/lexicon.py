@@ -72,6 +72,11 @@ SCOPE = ("规上", "规模以上", "规下", "累计", "新增", "净增", "人�
 SCOPE_SAME = {"规上": ("规上", "规模以上"), "规模以上": ("规上", "规模以上")}
 # A document's way of naming its own subject ("我市" in a report about a city).
 SELF_REFERENCE = re.compile(r"[我本全该][市县区镇乡村省州]")
+# a bracketed part inside a name, as in 清控科创(宁波)创新基地: the place there names where the
+# organisation sits, not what the sentence speaks of (奉化（35.4万元）、… is not inside a name)
+NAME_INFIX = re.compile(
+    r"(?<=[\u4e00-\u9fff\w])[（(][^（）()，。；、]{1,8}[）)](?=[\u4e00-\u9fff\w])"
+)
 PLACE_SUFFIX = re.compile(r"(?<=..)(?:省|市|县|区|镇|乡|村|州)$")
 # one character and a place suffix is a word, not a place (上市, 闹市), whatever its tag
 SUFFIX_WORD = re.compile(r".(?:省|市|县|区|镇|乡|村|州)")

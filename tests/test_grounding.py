@@ -194,6 +194,61 @@ def test_a_name_only_elsewhere_in_the_passage_is_a_soft_gap(shared_tokenizer):
     ).hard  # fmt: skip
 
 
+def test_a_sentence_continuing_one_about_the_own_place_is_not_about_another(shared_tokenizer):
+    """The sentence names no place; the one before it speaks of 桐庐 (the subject) and not of
+    宁海: its figure is 桐庐's, though 宁海 is named earlier in the passage. When the sentence
+    before names 宁海 itself, the soft gap stays."""
+    matcher = TermMatcher(shared_tokenizer)
+    frame = analyse("宁海县引进了多少个产业项目？", shared_tokenizer)
+    sentence = "三年来累计引进产业项目47个。"
+
+    def kinds(previous: str, passage: str) -> set[str]:
+        window = previous + sentence
+        support = ground(
+            frame, sentence, sentence, window, "桐庐", matcher, lambda t: 1.0,
+            lambda t: True, passage + previous + sentence,
+        )  # fmt: skip
+        return {g.kind for g in support.gaps}
+
+    assert kinds("桐庐与杭州签订了合作协议。", "在宁海县召开了大会。") == {"name"}
+    assert kinds("我县与杭州签订了合作协议。", "在宁海县召开了大会。") == {"name"}
+    assert kinds("桐庐与宁海县签订了合作协议。", "") == {"name_far"}
+    assert kinds("会上签订了合作协议。", "在宁海县召开了大会。") == {"name_far"}
+
+
+def test_a_one_word_qualifier_of_the_counted_noun_must_qualify_it(shared_tokenizer):
+    """几家高新企业 (jieba tags 高新 an adverb) counts 高新…企业 standing together, not the
+    企业 of a sentence whose 高新 qualifies a park."""
+    frame = analyse("桐庐有多少家高新企业？", shared_tokenizer)
+    assert frame.counted == ("高新", "企业")
+
+    def kinds(sentence: str) -> set[str]:
+        return {g.kind for g in support_of(shared_tokenizer, frame.question, sentence).gaps}
+
+    assert "value" in kinds("桐庐高新技术产业园区建成后，已有26家企业投产。")
+    assert "value" not in kinds("桐庐现有高新技术企业153家。")
+    assert "value" not in kinds("桐庐现有企业153家。")  # no 高新 at all: other checks' business
+    assert analyse("桐庐有多少家已经上市的企业？", shared_tokenizer).counted == ()
+
+
+def test_a_place_inside_an_organisation_name_is_not_what_the_sentence_is_about(shared_tokenizer):
+    """清控科创(宁海)创新基地 is an organisation that sits in 宁海; a bracket after a name
+    (宁海（35.4万元）) or a place before one is the place itself."""
+    matcher = TermMatcher(shared_tokenizer)
+    frame = analyse("宁海县引进了多少个产业项目？", shared_tokenizer)
+
+    def kinds(sentence: str) -> set[str]:
+        support = ground(
+            frame, sentence, sentence, sentence, "桐庐", matcher, lambda t: 1.0, lambda t: True
+        )
+        return {g.kind for g in support.gaps}
+
+    assert kinds("累计引进产业项目47个，开工建设清控科创(宁海)创新基地等项目15个。") == {"name"}
+    assert kinds("累计引进产业项目47个，开工建设清控科创（宁海）创新基地等项目。") == {"name"}
+    assert kinds("宁海县累计引进产业项目47个，开工建设清控科创(杭州)创新基地。") == set()
+    assert "name" not in kinds("引进产业项目：建德（31个）、宁海（27个）。")
+
+
 def test_a_different_modifier_of_the_asked_phrase_is_a_gap(shared_tokenizer):
     matcher = TermMatcher(shared_tokenizer)
     frame = analyse("桐庐县有几家企业技术中心？", shared_tokenizer)
