@@ -270,12 +270,12 @@ def ground(
             continue
         place = name in frame.places
 
-        def said(text: str) -> bool:  # a place inside another name (X(宁波)Y) is not said
+        def named(text: str) -> bool:  # a place inside another name (X(宁波)Y) is not named
             return matcher.found(name, lx.NAME_INFIX.sub("", text) if place else text)
 
-        if not said(near):  # the sentence, or the one it continues, speaks of the own place
-            own_place = speaks_of_own(sentence) or (speaks_of_own(previous) and not said(previous))
-            far = said(passage) and not (place and own_place)
+        if not named(near):  # the sentence, or the one it continues, speaks of the own place
+            own_place = speaks_of_own(sentence) or (speaks_of_own(previous) and not named(previous))
+            far = named(passage) and not (place and own_place)
             gaps.append(Gap("name_far" if far else "name", name))
     for term in frame.nouns:
         if not known(term) and not matcher.found(term, window):
