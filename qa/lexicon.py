@@ -73,7 +73,7 @@ SCOPE_SAME = {"规上": ("规上", "规模以上"), "规模以上": ("规上", "
 # A document's way of naming its own subject ("我市" in a report about a city).
 SELF_REFERENCE = re.compile(r"[我本全该][市县区镇乡村省州]")
 # a bracketed part inside a name, as in 清控科创(宁波)创新基地: the place there names where the
-# organisation sits, not what the sentence speaks of (奉化（35.4万元）、… is not inside a name)
+# organisation sits, not what the sentence speaks of (甲县（31.5万元）、… is not inside a name)
 NAME_INFIX = re.compile(
     r"(?<=[\u4e00-\u9fff\w])[（(][^（）()，。；、]{1,8}[）)](?=[\u4e00-\u9fff\w])"
 )
