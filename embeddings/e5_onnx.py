@@ -208,7 +208,15 @@ class OnnxE5Encoder:
         # starves the answer checks and other processes on 2 cores; ~10 % less throughput
         spin = os.environ.get("OMP_WAIT_POLICY", "").upper() == "ACTIVE"
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-        self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        try:
+            self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        except Exception as e:  # a damaged cached graph: save it again, once
+            if not isinstance(model, str):
+                raise
+            log.warning("cached e5-small graph %s unreadable (%s); saving it again", model, e)
+            shutil.rmtree(Path(model).parent, ignore_errors=True)
+            model = str(cached_graph(spec, model_folder(variant, precision), precision))
+            self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         log.info("loaded %s in %.2fs", self.name, time.perf_counter() - start)
 
     def _contents(self, texts: Sequence[str], prompt: str) -> list[list[int]]:

@@ -134,6 +134,30 @@ def test_int8_is_quantized_once_and_stays_close(onnx_encoder, tmp_path, monkeypa
 
 
 @pytest.mark.model
+def test_a_damaged_cached_graph_is_saved_again(onnx_encoder, tmp_path, monkeypatch):
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path))
+    cached = e5_onnx.model_folder() / e5_onnx.MODEL
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"not a model")  # a disk error, a killed copy
+    encoder = e5_onnx.OnnxE5Encoder()
+    assert cached.stat().st_size > 1_000_000
+    np.testing.assert_allclose(
+        encoder.encode_queries(TEXTS[:2]), onnx_encoder.encode_queries(TEXTS[:2]), atol=1e-5
+    )
+
+
+@pytest.mark.model
+def test_an_unwritable_cache_builds_the_graph_in_memory(onnx_encoder, tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("QA_CACHE_DIR", str(blocker / "cache"))  # under a file: cannot be made
+    encoder = e5_onnx.OnnxE5Encoder()
+    np.testing.assert_allclose(
+        encoder.encode_queries(TEXTS[:2]), onnx_encoder.encode_queries(TEXTS[:2]), atol=1e-5
+    )
+
+
+@pytest.mark.model
 def test_load_imports_no_torch():
     code = (
         "import sys; from embeddings.e5_onnx import OnnxE5Encoder; "
