@@ -18,6 +18,7 @@ from .text import fold
 
 MAX_SPAN = 40
 MIN_COUNTED_CHARS = 4  # a counted phrase this long names one kind of thing (高新技术企业)
+COUNTED_SLACK = 2  # characters between the counted phrase's words (几家高新企业: 高新技术企业)
 _ARTICLE = re.compile(r"一[个座种位名家所条部项次]")  # 是一座…: an article, not a count
 _RANGE = r"(?:至|到|-|－|~|～|—)"
 _TIME = re.compile(f"{lx.TIME_SPAN.pattern}|{lx.RELATIVE_YEAR.pattern}")  # …and 今年, 去年
@@ -146,15 +147,18 @@ def adjacent_count(frame: Frame, sentence: str, subject: str = "") -> str:
     words = _counted_words(frame, subject)
     if not words:
         return ""
-    for phrase in ("".join(words), "".join(words[:-1])):
-        if len(phrase) < MIN_COUNTED_CHARS:
+    whole, shorter = "".join(words), "".join(words[:-1])
+    apart = f"[^，。；、,;]{{0,{COUNTED_SLACK}}}".join(map(re.escape, words))  # 高新…企业
+    for phrase, length in ((re.escape(whole), len(whole)), (re.escape(shorter), len(shorter)),
+                           (apart, len(whole))):  # fmt: skip
+        if length < MIN_COUNTED_CHARS:
             continue
-        at = sentence.find(phrase)
-        while at >= 0:
+        for match in re.finditer(phrase, sentence):
+            at, end = match.span()
             before = [v for v in values_of(sentence[:at], frame.unit) if v.end() == at]
             if before:  # 47位院士学者
                 return before[-1].group()
-            rest = sentence[at + len(phrase) : at + len(phrase) + 12]
+            rest = sentence[end : end + 12]
             values = values_of(rest, frame.unit)
             if (
                 values
@@ -162,7 +166,6 @@ def adjacent_count(frame: Frame, sentence: str, subject: str = "") -> str:
                 and not _LIST_BREAK.search(rest[: values[0].start()])
             ):
                 return values[0].group()  # 高新技术企业153家, …共有153家
-            at = sentence.find(phrase, at + 1)
     return ""
 
 

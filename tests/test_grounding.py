@@ -600,6 +600,9 @@ def test_a_count_belongs_to_the_phrase_it_follows(shared_tokenizer):
         shared_tokenizer, "桐庐县有几家浙江省示范企业？", listing + "浙江省还有一家。"
     )
     assert "value" in {g.kind for g in gaps.gaps}  # 浙江省 and 示范 stand apart
+    # 几家高新企业: the count right after 高新…企业 written with a word inside (高新技术企业)
+    science = "现有科技型企业1500余家，其中高新技术企业153家，科技型小微企业175家。"
+    assert count("桐庐县有多少家高新企业？", science) == "153家"
 
 
 def test_a_noun_before_the_attribute_must_be_the_sentences_own(shared_tokenizer):
