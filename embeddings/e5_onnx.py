@@ -187,8 +187,9 @@ class OnnxE5Encoder:
         if precision not in ("fp32", "int8"):
             raise ValueError(f"unknown precision {precision!r}; expected fp32 or int8")
         self._spec = spec = read_model(model_path(variant), words=False)
+        folder = model_folder(variant, precision)
         try:
-            model: Any = str(cached_graph(spec, model_folder(variant, precision), precision))
+            model: Any = str(cached_graph(spec, folder, precision))
         except OSError as e:
             if precision != "fp32":
                 raise
@@ -208,15 +209,18 @@ class OnnxE5Encoder:
         # starves the answer checks and other processes on 2 cores; ~10 % less throughput
         spin = os.environ.get("OMP_WAIT_POLICY", "").upper() == "ACTIVE"
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+
+        def session(model: Any) -> Any:
+            return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
         try:
-            self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+            self._session = session(model)
         except Exception as e:  # a damaged cached graph: save it again, once
             if not isinstance(model, str):
                 raise
             log.warning("cached e5-small graph %s unreadable (%s); saving it again", model, e)
-            shutil.rmtree(Path(model).parent, ignore_errors=True)
-            model = str(cached_graph(spec, model_folder(variant, precision), precision))
-            self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+            shutil.rmtree(folder, ignore_errors=True)
+            self._session = session(str(cached_graph(spec, folder, precision)))
         log.info("loaded %s in %.2fs", self.name, time.perf_counter() - start)
 
     def _contents(self, texts: Sequence[str], prompt: str) -> list[list[int]]:

@@ -166,8 +166,9 @@ def analyse(question: str, tokenizer: Tokenizer) -> Frame:
                 # (高新|企业？; not 已经|上市|的企业)
                 after, end = (tagged[j][1] if j < len(tagged) else "x" for j in (i + 1, i + 2))
                 adverb = flag == "d" and len(word) >= 2 and after in ("n", "nz", "j") and end == "x"
-                modifier = (flag.startswith("v") or flag == "b") and _noun_at(tagged, i + 1)
-                modifier = modifier or adverb
+                modifier = (
+                    adverb or (flag.startswith("v") or flag == "b") and _noun_at(tagged, i + 1)
+                )
                 nounish = flag[:1] == "n" or flag in ("j", "vn", "eng") or modifier
                 if not content(word, "n" if adverb else flag) or not nounish:
                     break  # 培育|企业: a verb inside the phrase is part of it; 成功|上市 ends it

@@ -234,14 +234,12 @@ def test_a_one_word_qualifier_of_the_counted_noun_must_qualify_it(shared_tokeniz
 def test_a_place_inside_an_organisation_name_is_not_what_the_sentence_is_about(shared_tokenizer):
     """清控科创(宁海)创新基地 is an organisation that sits in 宁海; a bracket after a name
     (宁海（35.4万元）) or a place before one is the place itself."""
-    matcher = TermMatcher(shared_tokenizer)
-    frame = analyse("宁海县引进了多少个产业项目？", shared_tokenizer)
 
     def kinds(sentence: str) -> set[str]:
-        support = ground(
-            frame, sentence, sentence, sentence, "桐庐", matcher, lambda t: 1.0, lambda t: True
-        )
-        return {g.kind for g in support.gaps}
+        return {
+            g.kind
+            for g in support_of(shared_tokenizer, "宁海县引进了多少个产业项目？", sentence).gaps
+        }
 
     assert kinds("累计引进产业项目47个，开工建设清控科创(宁海)创新基地等项目15个。") == {"name"}
     assert kinds("累计引进产业项目47个，开工建设清控科创（宁海）创新基地等项目。") == {"name"}
@@ -250,14 +248,12 @@ def test_a_place_inside_an_organisation_name_is_not_what_the_sentence_is_about(s
 
 
 def test_a_different_modifier_of_the_asked_phrase_is_a_gap(shared_tokenizer):
-    matcher = TermMatcher(shared_tokenizer)
-    frame = analyse("桐庐县有几家企业技术中心？", shared_tokenizer)
 
     def kinds(sentence: str) -> set[str]:
-        support = ground(
-            frame, sentence, sentence, sentence, "桐庐", matcher, lambda t: 1.0, lambda t: True
-        )
-        return {g.kind for g in support.gaps}
+        return {
+            g.kind
+            for g in support_of(shared_tokenizer, "桐庐县有几家企业技术中心？", sentence).gaps
+        }
 
     assert "value" not in kinds("全县建成企业技术中心43家。")
     assert "value" in kinds("全县建成工程技术中心43家。")
