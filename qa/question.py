@@ -77,6 +77,20 @@ def _merge_places(tagged: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
+def split_question_words(
+    tagged: list[tuple[str, str]], tokenizer: Tokenizer
+) -> list[tuple[str, str]]:
+    """哪些地方 as 哪些|地方: the question word apart from the noun jieba glued to it."""
+    out: list[tuple[str, str]] = []
+    for word, flag in tagged:
+        m = lx.QUESTION_WORD_PREFIX.match(word)
+        if m is None:
+            out.append((word, flag))
+        else:
+            out += [(m.group(), "r"), *tokenizer.tagged(word[m.end() :])]
+    return out
+
+
 def _place_levels(
     q: str, levels: tuple[str, ...], tagged: list[tuple[str, str]]
 ) -> tuple[str, ...]:
@@ -120,7 +134,8 @@ def analyse(question: str, tokenizer: Tokenizer) -> Frame:
     }
     ends = sorted(cuts)
     parts = [q[a:b] for a, b in zip(ends, ends[1:])]
-    tagged = _merge_places([t for part in parts if part for t in tokenizer.tagged(part)])
+    tagged = [t for part in parts if part for t in tokenizer.tagged(part)]
+    tagged = _merge_places(split_question_words(tagged, tokenizer))
     levels = _place_levels(q, levels, tagged)
     qword_at = None
     words: list[tuple[str, str, int]] = []  # (word, flag, position in tagged)

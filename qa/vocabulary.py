@@ -20,11 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .text import fold
+
 log = logging.getLogger(__name__)
 VOCABULARY_FILE = "vocabulary.json"
 
 QUOTED = re.compile(r"[“「《‘]([\u3400-\u9fffA-Za-z0-9]{2,8})[”」》’]")
 CJK_RUN = re.compile(r"[\u3400-\u9fff]{3,}")
+VERSION = 2  # of the rules below: a cached vocabulary of another version is recounted
 MIN_N, MAX_N = 3, 6
 # Closed-class characters that never open or close a term (particles, prepositions).
 FUNCTION_CHARS = frozenset(
@@ -112,15 +115,18 @@ def corpus_terms(
     max_chars: int = 2_000_000,
 ) -> dict[str, str]:
     """Dictionary entries for a corpus with their part-of-speech tag: quoted terms (nz),
-    free-standing frequent n-grams (n) and places listed side by side (ns)."""
+    free-standing frequent n-grams (n) and places listed side by side (ns). Counted on the
+    folded text (traditional script as simplified), which is what the tokenizer segments."""
     sample, size = [], 0
     for text in texts:
         if size >= max_chars:
             break
-        sample.append(text)
+        sample.append(fold(text))
         size += len(text)
     terms = {t: "n" for t in frequent_ngrams(sample, cut)}
-    terms.update({t: "nz" for text in sample for t in quoted_terms(text)})
+    named = {t for text in sample for t in quoted_terms(text)}
+    # a term jieba already holds as one word (「国家」) keeps jieba's own tag
+    terms.update({t: "nz" for t in named if len(list(cut(t))) > 1})
     terms.update({t: "ns" for t in listed_names(sample, cut, tag)})
     return dict(sorted(terms.items()))
 
@@ -148,7 +154,8 @@ def vocabulary_key(kb) -> str:
     """Names the indexed text of ``kb``: a hash of its passage ids (read from the vector
     index when the store has one: iterating a million stored passages takes seconds)."""
     ids = np.sort(kb.ids()).tolist() if hasattr(kb, "ids") else sorted(map(int, kb.chunks))
-    return hashlib.blake2b("\n".join(map(str, ids)).encode(), digest_size=8).hexdigest()
+    blob = f"v{VERSION}\n" + "\n".join(map(str, ids))
+    return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
 
 
 def write_vocabulary(path: Path, key: str, terms: dict[str, str]) -> None:

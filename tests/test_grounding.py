@@ -149,6 +149,15 @@ def test_attribute_words_must_stand_together_in_the_sentence():
     assert phrase_found([], "任何文本")
 
 
+def test_a_question_word_glued_to_a_noun_is_not_a_term(shared_tokenizer):
+    """jieba cuts 哪些地方 as one word: it is the question word and a noun, not a term the
+    evidence must hold (it was reported as missing: 资料中没有提到“哪些地方”)."""
+    frame = analyse("桐庐县的范围包括哪些地方？", shared_tokenizer)
+    assert frame.kind == "list"
+    assert not any(w.startswith("哪些") for w in frame.nouns + frame.left + frame.right)
+    assert analyse("门票多少钱？", shared_tokenizer).attribute == ("钱",)
+
+
 def test_a_level_that_ends_a_place_name_is_that_places_level(shared_tokenizer):
     frame = analyse("2019年桐庐县级工业总产值是多少？", shared_tokenizer)
     assert frame.levels == ("桐庐县级",)

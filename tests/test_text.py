@@ -41,6 +41,15 @@ def test_corpus_vocabulary_holds_quoted_and_frequent_terms():
     assert not any(t[0] in "的了和在" or t[-1] in "的了和在" for t in terms)
 
 
+def test_corpus_vocabulary_counts_on_folded_text_and_keeps_jieba_words():
+    """Traditional script is counted as the simplified text the tokenizer segments; a quoted
+    term jieba already holds as one word keeps jieba's own tag."""
+    texts = ["關於“腾笼换鸟”的報告", "“騰籠換鳥”是一種做法", "「國家」一詞"]
+    terms = corpus_terms(texts, Tokenizer(userdict=None).cut, lambda w: "x")
+    assert terms["腾笼换鸟"] == "nz" and "騰籠換鳥" not in terms
+    assert "国家" not in terms
+
+
 def test_fold_keeps_offsets():
     text = "我縣工業總產值達到512.6億元，GDP"
     folded = fold(text)
