@@ -31,7 +31,7 @@ QUESTION_WORD = re.compile(
     r"多少|第几|几(?![乎何])[个家项件年次岁天人所座条倍种名位批届辆台]?|谁|什么|啥|哪[些里个家年一种位儿所座项条]*|"
     r"何[时地处年种]?|怎么样?|怎样|如何|为什么|为何|是否|是不是|有没有|多[大高长重远久宽深]"
 )
-# A question word jieba glued to the noun after it (哪些地方, 什么样, 多少钱): split off
+# A question word jieba glued to the noun after it (哪些地方, 多少钱): split off; 什么样 stays
 QUESTION_WORD_PREFIX = re.compile(r"^(?:哪些|哪个|哪种|哪里|什么(?!样)|多少)(?=[\u4e00-\u9fff])")
 # Measure words and units that follow a number (a number's "unit").
 MEASURE = (

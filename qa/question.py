@@ -77,7 +77,7 @@ def _merge_places(tagged: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
-def split_question_words(
+def _split_question_words(
     tagged: list[tuple[str, str]], tokenizer: Tokenizer
 ) -> list[tuple[str, str]]:
     """哪些地方 as 哪些|地方: the question word apart from the noun jieba glued to it."""
@@ -135,7 +135,7 @@ def analyse(question: str, tokenizer: Tokenizer) -> Frame:
     ends = sorted(cuts)
     parts = [q[a:b] for a, b in zip(ends, ends[1:])]
     tagged = [t for part in parts if part for t in tokenizer.tagged(part)]
-    tagged = _merge_places(split_question_words(tagged, tokenizer))
+    tagged = _merge_places(_split_question_words(tagged, tokenizer))
     levels = _place_levels(q, levels, tagged)
     qword_at = None
     words: list[tuple[str, str, int]] = []  # (word, flag, position in tagged)
