@@ -25,10 +25,9 @@ _TIME = re.compile(f"{lx.TIME_SPAN.pattern}|{lx.RELATIVE_YEAR.pattern}")  # …a
 _LISTED_AFTER = r"[\u3400-\u9fff]{0,2}(?=[（(][\d.]|、|分别)"  # 乙县（12.5…, 乙县、, 乙县分别
 _PAREN_VALUE = r"\s*[（(]([^（）()]{1,30})[）)]"
 _RESPECTIVELY = re.compile(r"([^，。；：]*?)分别(?:为|是|有|达到|达|占|增长|实现)?([^，。；]*)")
-_ENUM = re.compile(
-    r"[^，。；：:、（）()“”]{1,20}(?:、[^，。；：:、（）()“”]{1,20})+(?:(?:和|及|以及|与)[^，。；：:、（）()“”]{1,20})?"
-)
-_LEAD_VERBS = re.compile(r"^(?:是|为|有|在|位于|叫|叫做|称为|达到|达|由|于|的|了|：|:)+")
+_ITEM = r"(?:[^，。；：:、（）()“”]|“[^，。；：:、“”]{1,12}”){1,20}"  # a quoted name inside
+_ENUM = re.compile(rf"{_ITEM}(?:、{_ITEM})+(?:(?:和|及|以及|与){_ITEM})?")
+_LEAD_VERBS = re.compile(r"^(?:其中|包括|是|为|有|在|位于|叫|叫做|称为|达到|达|由|于|的|了|：|:)+")
 _LEAD_REST = re.compile(r"^[^，。；：:、\d]{1,2}?(?:是|为|叫做|称为|位于)")  # 下为白色… → 白色…
 _TRAIL = re.compile(r"(?:的|了|等|，|,|。)+$")
 
@@ -409,7 +408,8 @@ def year_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
 
 def list_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     """Every item of the enumeration (甲、乙和丙) nearest after the question's words; the
-    last item ends where a verb starts (龙山镇、匡堰镇开展… → 龙山镇、匡堰镇)."""
+    last item ends where a verb starts (龙山镇、匡堰镇开展… → 龙山镇、匡堰镇), or, in a list
+    of counts (甲3家、乙4家), at its own count."""
     items = [m for m in _ENUM.finditer(sentence)]
     if not items:
         return ""
@@ -419,15 +419,36 @@ def list_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
         if hit:
             at = max(at, hit[1])
     best = min(items, key=lambda m: (0 if m.end() > at else 1, abs(m.start() - at)))
-    text = sentence[max(best.start(), at) if at < best.end() else best.start() : best.end()]
-    text = _LEAD_VERBS.sub("", text.strip())
+    start = best.start()
+    if start < at < best.end():
+        first = sentence[at : best.end()].split("、")[0]
+        start = start if lx.COUNT_END.match(first) else at  # 国家级单项冠军|3家: keep the name
+    text = _LEAD_VERBS.sub("", sentence[start : best.end()].strip())
     head, sep, last = text.rpartition("、")
+    count = lx.COUNT.search(last)
+    if head and all(lx.COUNT_END.search(x) for x in head.split("、")) and count:
+        return head + sep + last[: count.end()]
     kept = ""
     for word, flag in matcher.tokenizer.tagged(last):
         if kept and flag[:1] in ("v", "p", "d", "u", "m", "q"):
             break
         kept += word
     return _TRAIL.sub("", head + sep + kept)
+
+
+def counts_not_names(frame: Frame, span: str) -> bool:
+    """A list answer whose items are counts (国家级单项冠军3家、宁波市单项冠军4家) to a
+    question asking which things (哪些企业获评…), not which kinds (哪几类): the sentence
+    counts them and names none. The last item may be cut short (list_answer), so the
+    others decide."""
+    items = [x for x in _JOINER.split(span) if x]
+    counted = items[:-1]
+    return (
+        frame.kind == "list"
+        and not lx.ASKS_KINDS.search(frame.question)
+        and len(counted) >= 2
+        and all(lx.COUNT_END.search(x) for x in counted)
+    )
 
 
 def name_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:

@@ -29,6 +29,7 @@ REASONS = {
     "level": "资料中没有“{term}”的相关数据。",
     "unknown": "资料中没有提到“{term}”。",
     "value": "资料中没有给出“{term}”的具体数值。",
+    "names": "资料中只给出了“{term}”的数量，没有列出具体是哪些。",
     "attribute": "资料中没有关于“{term}”的内容。",
     "type": "资料中没有关于“{term}”的内容。",
     "attribute_far": "找到的段落中没有提到“{term}”。",  # the corpus has the word elsewhere
@@ -40,7 +41,7 @@ REASONS = {
     ),
 }
 # gaps that rule an answer out; the others are features the model weighs
-HARD_GAPS = ("year", "level", "name", "value", "attribute")  # not "type": measured soft
+HARD_GAPS = ("year", "level", "name", "value", "names", "attribute")  # not "type": measured soft
 
 
 @dataclass(frozen=True)
@@ -354,7 +355,7 @@ def ground(
 
 # the most telling first
 REASON_ORDER = (
-    "name", "level", "year", "unknown", "value", "attribute", "type", "name_far",
+    "name", "level", "year", "unknown", "value", "names", "attribute", "type", "name_far",
     "attribute_far", "type_far",
 )  # fmt: skip
 

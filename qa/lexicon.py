@@ -39,6 +39,14 @@ MEASURE = (
     "公里|千米|米|平方公里|平方米|公顷|千克|公斤|克|小时|分钟|秒|美元|欧元|度|层|部|本|篇|张|只|头|"
     "厘米|毫米|公尺|英尺|英里|海里|世纪|港元|日元|英镑"
 )
+# A count of things (3家, 两家, 27个): a list item ending so counts its kind and names none
+COUNT = re.compile(
+    r"(?:\d+|[一二两三四五六七八九十百千]+)(?:多|余)?[万千百]*"
+    r"(?:家|个|所|名|位|项|种|批|座|条|件|户|人|只|台|辆)"
+)
+COUNT_END = re.compile(COUNT.pattern + "$")
+# A list question asking kinds (哪几类, 哪些方面): a count of each kind answers it
+ASKS_KINDS = re.compile(r"哪[些几两三四五六七八九十]*(?:类|种|方面|领域|层次|级别|类型)|什么类型")
 UNIT_QUESTION = re.compile(rf"(?:多少|几)({MEASURE})")
 # A number with its magnitude and unit: 512.6亿元, 3.2万家, 20多项, 8.5万元/人, 6.1%; or a
 # fraction: 三分之一, 1/3.

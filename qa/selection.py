@@ -26,7 +26,7 @@ from .answering import (
     weighted_terms,
 )
 from .chunking import sentence_spans
-from .extract import counts_elsewhere, named_in, short_answer
+from .extract import counts_elsewhere, counts_not_names, named_in, short_answer
 from .grounding import REASONS, Gap, Support, TermMatcher, document_year, ground, reason
 from .question import Frame, analyse
 from .records import Passage
@@ -150,6 +150,9 @@ class AnswerSelector:
                 if frame.rank or bound:
                     gap = Gap("value", bound[0] if bound else "".join(frame.attribute))
                     support = replace(support, gaps=support.gaps + (gap,))
+            if short and counts_not_names(frame, short):
+                gap = Gap("names", "".join(frame.attribute) or "".join(frame.right[:1]))
+                support = replace(support, gaps=support.gaps + (gap,))
             other = max((o.score for o in picked if o.passage != e.passage), default=0.0)
             echo = echo_share(fitted, query)
             rows.append(

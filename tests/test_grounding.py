@@ -696,3 +696,23 @@ def test_a_word_the_corpus_has_but_the_passage_lacks_is_a_soft_gap(shared_tokeni
     kinds = {g.kind for g in support.gaps}
     assert "attribute_far" in kinds and not support.hard
     assert reason(support.gaps, "桐庐") == "找到的段落中没有提到“收视率”。"
+
+
+def test_which_things_is_refused_where_the_list_only_counts_them(tmp_path):
+    """哪些企业 asks for names: a list of counts (国家级…2家、省级…11家) names none, so the
+    question is refused; 哪几类 asks for the kinds, which the counts name."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "tonglu.md").write_text(
+        "# 桐庐县创新报告\n\n全县共有创新型企业60家，其中国家级创新型企业2家、"
+        "省级创新型企业11家、市级“雏鹰”示范企业47家。\n\n全县建成乡镇卫生院、社区服务中心和文化礼堂。\n",
+        "utf-8",
+    )
+    a = Assistant.open(tmp_path / "idx", corpus=corpus, model=FakeEncoder())
+    a.selector.model = replace(default_model(), threshold=0.0)
+    refused = a.ask("桐庐县有哪些企业获评省级创新型企业？")
+    assert not refused.found and refused.short_answer == ""
+    kinds = a.ask("桐庐县的创新型企业有哪几类？")
+    assert kinds.found  # the whole of each item: its name before the question's words, a quote
+    assert kinds.short_answer == "国家级创新型企业2家、省级创新型企业11家、市级“雏鹰”示范企业47家"
+    assert a.ask("桐庐县建成了哪些设施？").short_answer == "乡镇卫生院、社区服务中心和文化礼堂"
