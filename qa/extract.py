@@ -426,7 +426,7 @@ def list_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     text = _LEAD_VERBS.sub("", sentence[start : best.end()].strip())
     head, sep, last = text.rpartition("、")
     count = lx.COUNT.search(last)
-    if head and all(lx.COUNT_END.search(x) for x in head.split("、")) and count:
+    if _all_counts(head.split("、") if head else []) and count:
         return head + sep + last[: count.end()]
     kept = ""
     for word, flag in matcher.tokenizer.tagged(last):
@@ -441,14 +441,18 @@ def counts_not_names(frame: Frame, span: str) -> bool:
     question asking which things (哪些企业获评…), not which kinds (哪几类): the sentence
     counts them and names none. The last item may be cut short (list_answer), so the
     others decide."""
-    items = [x for x in _JOINER.split(span) if x]
-    counted = items[:-1]
+    counted = [x for x in _JOINER.split(span) if x][:-1]
     return (
         frame.kind == "list"
         and not lx.ASKS_KINDS.search(frame.question)
         and len(counted) >= 2
-        and all(lx.COUNT_END.search(x) for x in counted)
+        and _all_counts(counted)
     )
+
+
+def _all_counts(items: list[str]) -> bool:
+    """Do the list's items (at least one) each end in a count (甲3家)?"""
+    return bool(items) and all(lx.COUNT_END.search(x) for x in items)
 
 
 def name_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:

@@ -37,10 +37,16 @@ pytestmark = pytest.mark.usefixtures("shared_tokenizer")
 def assistant(tmp_path_factory):
     """The assistant with the calibrated threshold set to 0: these tests pin grounding and
     extraction, which decide on their own; calibration is tested in test_answerability."""
-    corpus = tmp_path_factory.mktemp("corpus")
-    (corpus / "report.md").write_text(REPORT, "utf-8")
-    index = tmp_path_factory.mktemp("index") / "idx"
-    a = Assistant.open(index, corpus=corpus, model=FakeEncoder())
+    return assistant_on(tmp_path_factory.mktemp("kb"), "report.md", REPORT)
+
+
+def assistant_on(folder, name: str, text: str) -> Assistant:
+    """An assistant over one document ``name`` holding ``text``, index and corpus in
+    ``folder``, threshold 0 (see the ``assistant`` fixture)."""
+    corpus = folder / "corpus"
+    corpus.mkdir()
+    (corpus / name).write_text(text, "utf-8")
+    a = Assistant.open(folder / "idx", corpus=corpus, model=FakeEncoder())
     a.selector.model = replace(default_model(), threshold=0.0)
     return a
 
@@ -331,15 +337,12 @@ def test_a_count_is_the_value_whose_measure_word_the_noun_follows(shared_tokeniz
 
 
 def test_a_reports_own_today_answers_a_question_about_its_year(tmp_path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "tonglu-2020.md").write_text(
+    a = assistant_on(
+        tmp_path,
+        "tonglu-2020.md",
         "# 桐庐县2020年工作总结\n\n今年，全县甲公司、乙公司、丙公司3家企业成功上市。\n\n"
         "去年全县工业总产值达到512.6亿元。\n",
-        "utf-8",
     )
-    a = Assistant.open(tmp_path / "idx", corpus=corpus, model=FakeEncoder())
-    a.selector.model = replace(default_model(), threshold=0.0)
     assert a.ask("2019年桐庐县工业总产值是多少？").short_answer == "512.6亿元"
     assert a.ask("今年桐庐县有几家企业成功上市？").short_answer == "3家"
     refused = a.ask("2018年桐庐县工业总产值是多少？")
@@ -674,13 +677,11 @@ def test_a_compound_the_sentence_says_with_a_word_inside_counts_as_said(shared_t
 
 
 def test_a_relative_year_answer_says_the_year_it_means(tmp_path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "tonglu-2020.md").write_text(
-        "# 桐庐县2020年工作总结\n\n今年，全县甲公司、乙公司、丙公司成功上市。\n", "utf-8"
+    a = assistant_on(
+        tmp_path,
+        "tonglu-2020.md",
+        "# 桐庐县2020年工作总结\n\n今年，全县甲公司、乙公司、丙公司成功上市。\n",
     )
-    a = Assistant.open(tmp_path / "idx", corpus=corpus, model=FakeEncoder())
-    a.selector.model = replace(default_model(), threshold=0.0)
     answer = a.ask("甲公司是哪一年上市的？")
     assert answer.short_answer == "今年（2020年）"
     assert answer.answer.startswith("今年（2020年）\n")
@@ -701,15 +702,12 @@ def test_a_word_the_corpus_has_but_the_passage_lacks_is_a_soft_gap(shared_tokeni
 def test_which_things_is_refused_where_the_list_only_counts_them(tmp_path):
     """哪些企业 asks for names: a list of counts (国家级…2家、省级…11家) names none, so the
     question is refused; 哪几类 asks for the kinds, which the counts name."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "tonglu.md").write_text(
+    a = assistant_on(
+        tmp_path,
+        "tonglu.md",
         "# 桐庐县创新报告\n\n全县共有创新型企业60家，其中国家级创新型企业2家、"
         "省级创新型企业11家、市级“雏鹰”示范企业47家。\n\n全县建成乡镇卫生院、社区服务中心和文化礼堂。\n",
-        "utf-8",
     )
-    a = Assistant.open(tmp_path / "idx", corpus=corpus, model=FakeEncoder())
-    a.selector.model = replace(default_model(), threshold=0.0)
     refused = a.ask("桐庐县有哪些企业获评省级创新型企业？")
     assert not refused.found and refused.short_answer == ""
     kinds = a.ask("桐庐县的创新型企业有哪几类？")
