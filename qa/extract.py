@@ -17,6 +17,7 @@ from .question import Frame
 from .text import fold
 
 MAX_SPAN = 40
+MAX_PLACE_PHRASE = 12  # a where-answer's whole phrase (环杭州湾智能产业园), not a clause
 MIN_COUNTED_CHARS = 4  # a counted phrase this long names one kind of thing (高新技术企业)
 COUNTED_SLACK = 2  # characters between the counted phrase's words (几家高新企业: 高新技术企业)
 _ARTICLE = re.compile(r"一[个座种位名家所条部项次]")  # 是一座…: an article, not a count
@@ -95,18 +96,40 @@ def comparison(frame: Frame, sentence: str, subject: str = "") -> str:
 
 def anchor(frame: Frame, sentence: str, matcher: TermMatcher) -> int:
     """Where the asked value should follow: after the last attribute word (or the question's
-    year) found in the sentence; 0 when none is."""
+    year) found in the sentence; 0 when none is. Of several places that word stands, the one
+    whose clause holds most of the question's other words and numbers (建成投用5亿元以上项目
+    18个, not 产业项目47个 earlier in the sentence); the first of equals."""
     end = 0
-    for term in frame.attribute or frame.left[-2:]:
-        hit = _find(term.lower(), sentence.lower())
-        if hit:
-            end = max(end, hit[1])
+    terms = frame.attribute or frame.left[-2:]
+    lowered = sentence.lower()
+    context = [w.lower() for w in frame.left if w not in terms]
+    numbers = [re.compile(rf"(?<![\d.]){re.escape(n)}(?![\d.])") for n in frame.numbers]
+    for term in terms:
+        best: tuple[int, int] | None = None
+        for candidate in dict.fromkeys((term.lower(), strip_place_suffix(term.lower()))):
+            for m in re.finditer(re.escape(candidate), lowered):
+                clause = lowered[_clause_start(lowered, m.start()) : m.start()]
+                held = sum(w in clause for w in context) + sum(
+                    bool(n.search(clause)) for n in numbers
+                )
+                if best is None or held > best[0]:
+                    best = (held, m.end())
+            if best is not None:
+                break
+        if best is not None:
+            end = max(end, best[1])
     if not end:
         for year in frame.years:
             at = sentence.find(year)
             if at >= 0:
                 end = at + len(year)
     return end
+
+
+def _clause_start(sentence: str, at: int) -> int:
+    """Where the clause holding position ``at`` begins (after the last ，；。 before it)."""
+    breaks = [sentence.rfind(mark, 0, at) for mark in "，,；;。"]
+    return max(breaks) + 1
 
 
 def named_in(frame: Frame, sentence: str, subject: str) -> list[str]:
@@ -675,7 +698,9 @@ def short_answer(
     elif frame.kind == "list":
         span = list_answer(frame, folded, matcher) or gap_answer(frame, folded, matcher)
     elif frame.kind in ("person", "place"):
-        span = name_answer(frame, folded, matcher) or gap_answer(frame, folded, matcher)
+        name, gap = name_answer(frame, folded, matcher), gap_answer(frame, folded, matcher)
+        whole = frame.kind == "place" and name and name in gap and len(gap) <= MAX_PLACE_PHRASE
+        span = gap if whole or not name else name  # 落户环杭州湾智能产业园: the whole place
     elif not plain and lx.DEFINITION_ASK.match(frame.question) and not frame.left:
         span = definition_answer(frame, folded)
     else:

@@ -7,6 +7,7 @@ A follow-up is a short question that leans on the previous one: "那2003年呢�
   question: a year replaces a year ("2017年…是多少？" + "那2003年呢？" → "2003年…是多少？"),
   a level replaces a level (国家级 → 省级), a number with a unit replaces a number with
   the same unit (前10名 → 前20名); a year is put in front of a previous question that has none;
+- "其中X呢？" asks the previous question's count of X, a part of what it counted;
 - anything else is appended to the previous question ("…企业有几家，宁波呢？"), so retrieval
   sees both the earlier subject and the new one.
 
@@ -107,6 +108,31 @@ def _replace_same(pattern: re.Pattern, unit_group: int | None = None):
     return replace
 
 
+_SUBSET = re.compile(r"^其中的?")
+_COUNT_ASK = re.compile(r"(?:多少|几)[个家项件人名位批所座条种]?")
+
+
+def _subset(core: str, previous: str) -> str | None:
+    """ "其中X呢？" after a question that counts or measures Y asks the same of X, a part of Y:
+    "慈溪现有科技型企业多少家？" → "慈溪现有科技型企业，其中X多少家？"; a follow-up with its own
+    question word keeps it ("其中X有几家？" → "慈溪现有科技型企业，其中X有几家？"). None when the
+    follow-up does not open with 其中 or the previous question asks no count or amount."""
+    if not _SUBSET.match(core):
+        return None
+    part = _TAIL.sub("", _SUBSET.sub("", core)).strip("，, 的")
+    asks = list(_COUNT_ASK.finditer(previous))
+    if not part or not asks:
+        return None
+    ask = asks[-1]
+    before, after = previous[: ask.start()], previous[ask.end() :]
+    verb = re.search(r"(?:是|为|有|达到|达|约)$", before)  # 总产值是多少 → 其中X是多少
+    head = (before[: verb.start()] if verb and not after else before) + after
+    if _QUESTION_WORD.search(part):
+        return f"{head.removesuffix('的')}，其中{part}"
+    asked = (verb.group() if verb and not after else "") + ask.group()
+    return f"{head.removesuffix('的')}，其中{part}{asked}"
+
+
 _REPLACERS = (_replace_year, _replace_same(_LEVEL), _replace_same(_NUMBER, unit_group=2))
 
 
@@ -129,6 +155,9 @@ def rewrite_one(question: str, previous: str | None) -> str:
     core = _clean(question)
     focus = _focus(core)
     body = _clean(previous)
+    part = _subset(core, body)
+    if part is not None:
+        return f"{part}？" if len(part) < MAX_QUERY_CHARS else question
     changed = False
     for replace in _REPLACERS:
         done = replace(focus, body)

@@ -38,12 +38,27 @@ def test_number_with_the_same_unit_is_replaced():
     assert quarter == "第二季度出口额是多少？"
 
 
+def test_a_part_of_what_was_counted_gets_the_same_question():
+    """其中X呢: the count (or amount) the previous question asked, now of X, a part of it."""
+    assert rewrite_followup("其中高新技术企业呢？", ["慈溪现有科技型企业多少家？"]) == (
+        "慈溪现有科技型企业，其中高新技术企业多少家？"
+    )
+    assert rewrite_followup("其中高新技术企业呢", ["慈溪有多少家科技型企业？"]) == (
+        "慈溪有科技型企业，其中高新技术企业多少家？"
+    )
+    assert rewrite_followup("其中规上工业呢？", [Q2017]) == (
+        "2017年慈溪全市工业总产值，其中规上工业是多少？"
+    )
+    assert rewrite_followup("其中有几家上市了？", ["慈溪有多少家企业？"]) == (
+        "慈溪有企业，其中有几家上市了？"
+    )
+    assert rewrite_followup("其中哪个最大？", ["慈溪有哪些产业？"]) == (
+        "慈溪有哪些产业，其中哪个最大？"
+    )  # no count asked before: appended as any other follow-up
+
+
 def test_other_follow_ups_are_appended_to_the_previous_question():
     assert rewrite_followup("那宁波呢？", [CHAMPIONS]) == "慈溪有几家国家级单项冠军企业，宁波呢？"
-    assert (
-        rewrite_followup("其中有几家上市了？", ["慈溪有多少家企业？"])
-        == "慈溪有多少家企业，其中有几家上市了？"
-    )
     assert rewrite_followup("它的增长率是多少？", [Q2017]) == (
         "2017年慈溪全市工业总产值是多少，它的增长率是多少？"
     )

@@ -121,6 +121,20 @@ def test_followup_history_through_the_api(assistant):
     assert batch[0].short_answer == "300.2亿元" and batch[1].short_answer != "300.2亿元"
 
 
+def test_a_followup_about_a_part_gets_that_parts_count(tmp_path):
+    """其中X呢 after 多少家Y: X's own count, not Y's (the first value of the sentence)."""
+    a = assistant_on(
+        tmp_path,
+        "science.md",
+        "# 桐庐县科技报告\n\n"
+        "桐庐县现有科技型企业1520余家，其中高新技术企业163家，科技型小微企业185家。\n",
+    )
+    first = "桐庐县现有科技型企业多少家？"
+    assert a.ask(first).short_answer == "1520余家"
+    assert a.ask("其中高新技术企业呢？", [first]).short_answer == "163家"
+    assert a.ask("其中科技型小微企业有多少家？", [first]).short_answer == "185家"
+
+
 def test_document_subject_is_learned_from_the_document(shared_tokenizer):
     assert document_subject("桐庐县2019年经济发展报告", [REPORT], shared_tokenizer) == "桐庐"
     other = (
@@ -577,6 +591,29 @@ def test_a_place_answer_keeps_the_finer_places_after_it(shared_tokenizer):
     frame = analyse("乌石渔港在哪里？", shared_tokenizer)
     sentence = "乌石渔港是位于台湾宜兰县头城镇的观光渔港。"
     assert short_answer(frame, sentence, matcher).startswith("台湾宜兰县")
+
+
+def test_a_where_answer_is_the_whole_place_phrase(shared_tokenizer):
+    """落户在哪里: the short phrase after the question's words (环太湖智能产业园), not only the
+    place name inside it."""
+    matcher = TermMatcher(shared_tokenizer)
+    frame = analyse("王教授的团队落户在哪里？", shared_tokenizer)
+    sentence = "去年年底，王教授率研发团队落户环太湖智能产业园。"
+    assert short_answer(frame, sentence, matcher) == "环太湖智能产业园"
+
+
+def test_a_value_follows_the_clause_that_holds_the_questions_words(shared_tokenizer):
+    """The asked word (项目) stands three times: the value is the one after the clause with
+    the question's other words and number (建成投产5亿元以上项目8个), not the first."""
+    matcher = TermMatcher(shared_tokenizer)
+    sentence = "全年签约产业项目30个，开工建设10亿元以上项目12个，建成投产5亿元以上项目8个。"
+
+    def value(question: str) -> str:
+        return short_answer(analyse(question, shared_tokenizer), sentence, matcher)
+
+    assert value("桐庐建成投产5亿元以上项目多少个？") == "8个"
+    assert value("桐庐开工建设10亿元以上项目多少个？") == "12个"
+    assert value("桐庐签约产业项目多少个？") == "30个"
 
 
 def test_what_is_x_gets_what_the_sentence_says_x_is(shared_tokenizer):
