@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 
 from . import lexicon as lx
-from .grounding import NUMERAL_END, TermMatcher, strip_place_suffix, values_of
+from .grounding import NUMERAL_END, TermMatcher, phrase_starts, strip_place_suffix, values_of
 from .question import Frame
 from .text import fold
 
@@ -28,7 +28,10 @@ _PAREN_VALUE = r"\s*[（(]([^（）()]{1,30})[）)]"
 _RESPECTIVELY = re.compile(r"([^，。；：]*?)分别(?:为|是|有|达到|达|占|增长|实现)?([^，。；]*)")
 _ITEM = r"(?:[^，。；：:、（）()“”]|“[^，。；：:、“”]{1,12}”){1,20}"  # a quoted name inside
 _ENUM = re.compile(rf"{_ITEM}(?:、{_ITEM})+(?:(?:和|及|以及|与){_ITEM})?")
-_LEAD_VERBS = re.compile(r"^(?:其中|包括|是|为|有|在|位于|叫|叫做|称为|达到|达|由|于|的|了|：|:)+")
+_LEAD_VERBS = re.compile(
+    r"^(?:其中|包括|是|为|有|在|位于|叫|叫做|称为|达到|达|由|于|的|了|：|:"
+    r"|来自|以(?![上下来前后内外及])|通过|按照|依照|根据)+"  # …the means before it (以“五有”标准)
+)
 _LEAD_REST = re.compile(r"^[^，。；：:、\d]{1,2}?(?:是|为|叫做|称为|位于)")  # 下为白色… → 白色…
 _TRAIL = re.compile(r"(?:的|了|等|，|,|。)+$")
 
@@ -221,13 +224,21 @@ def level_value(frame: Frame, sentence: str) -> str | None:
         return None
     for level in levels:
         for m in re.finditer(re.escape(level), sentence):
-            rest = sentence[m.end() : m.end() + 16]  # 省级认定小微企业园11个
-            lead = re.match(r"[\u3400-\u9fff]{0,9}?(?=[\d一二两三四五六七八九十])", rest)
-            if lead is not None:
-                values = values_of(rest[lead.end() :], frame.unit)
-                if values and values[0].start() == 0:
-                    return values[0].group()
+            rest = sentence[m.end() : m.end() + 40]  # 省级认定小微企业园11个
+            lead = re.match(r"[\u3400-\u9fff]{0,24}?(?=[\d一二两三四五六七八九十])", rest)
+            if lead is None or len(lead.group()) > 9 and not _only_asked(lead.group(), frame):
+                continue  # …市级战略性新兴产业增加值仅有27.9亿元: the asked words may stand between
+            values = values_of(rest[lead.end() :], frame.unit)
+            if values and values[0].start() == 0:
+                return values[0].group()
     return ""
+
+
+def _only_asked(text: str, frame: Frame) -> bool:
+    """Is ``text`` the question's own words, give or take a short link (仅有, 达到)?"""
+    for word in frame.left:
+        text = text.replace(word, "", 1)
+    return len(text) <= 4
 
 
 def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: str = "") -> str:
@@ -240,6 +251,8 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
     found = respectively(frame, sentence) or comparison(frame, sentence, subject)
     if found or named_in(frame, sentence, subject):
         return found
+    if _number_unbound(frame, sentence):
+        return ""
     by_level = level_value(frame, sentence)
     if by_level is not None:
         return by_level
@@ -264,8 +277,10 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
         if _not_question_number(m.group(), frame)
         and (frame.unit or not _ARTICLE.fullmatch(m.group()))
     ]
-    if not spans and frame.unit:
-        return ""
+    if frame.unit:
+        spans = [m for m in spans if not _counts_another(sentence, m, frame, matcher)]
+        if not spans:
+            return ""
     after = [m for m in spans if m.start() >= at]
     chosen = after[0] if after else (spans[-1] if spans else None)
     if chosen is not None and not lx.ASKS_BEFORE.search(frame.question):
@@ -274,6 +289,37 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
         _with_range(sentence, chosen, _with_prefix(sentence, chosen, frame.question))
         if chosen
         else ""
+    )
+
+
+def _number_unbound(frame: Frame, sentence: str) -> bool:
+    """10亿元以上企业有多少家: the question's number belongs to the words after it, up to the
+    attribute (10亿元以上); a sentence with those words but never after that number
+    (100-200亿元以上, 500亿元以上) counts other things."""
+    question = fold(frame.question)
+    for number in frame.numbers:
+        for m in re.finditer(rf"(?<![\d.]){re.escape(number)}(?![\d.])", question):
+            rest = question[m.end() :]
+            hits = sorted((rest.find(w), w) for w in frame.attribute if w in rest)
+            if not hits:
+                continue
+            at, word = hits[0]
+            words = rest[:at] or word
+            if len(words) <= 6 and words in sentence:
+                if not re.search(rf"(?<![\d.]){re.escape(number)}{re.escape(words)}", sentence):
+                    return True
+    return False
+
+
+def _counts_another(sentence: str, m: re.Match, frame: Frame, matcher: TermMatcher) -> bool:
+    """四个轮子: a count its measure word joins to a noun (not the asked one) counts that."""
+    after = sentence[m.end() : m.end() + 8]
+    if not re.match(r"[\u4e00-\u9fff]", after):
+        return False
+    word, flag = matcher.tokenizer.tagged(after)[0]
+    asked = frame.attribute + frame.counted
+    return (
+        flag.startswith("n") and len(word) >= 2 and not any(a in word or word in a for a in asked)
     )
 
 
@@ -441,22 +487,45 @@ def list_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
         hit = _find(term, sentence)
         if hit:
             at = max(at, hit[1])
-    best = min(items, key=lambda m: (0 if m.end() > at else 1, abs(m.start() - at)))
+    after = [w for w in frame.right if w not in frame.attribute][:1]  # not the asked type
+    bounded = _bounded_by(items, tuple(after))  # 以甲、乙为重点 for 以哪些板块为重点
+    best = min(bounded or items, key=lambda m: (0 if m.end() > at else 1, abs(m.start() - at)))
+    stop = bounded[best] if bounded else best.end()
     start = best.start()
-    if start < at < best.end():
-        first = sentence[at : best.end()].split("、")[0]
+    if start < at < stop:
+        first = sentence[at:stop].split("、")[0]
         start = start if lx.COUNT_END.match(first) else at  # 国家级单项冠军|3家: keep the name
-    text = _LEAD_VERBS.sub("", sentence[start : best.end()].strip())
+    text = sentence[start:stop].strip()
+    if bounded:  # 桐庐以甲、乙为: the question's own words before the first item are not in it
+        for term in frame.left:
+            text = text.removeprefix(term.lower())
+    text = _LEAD_VERBS.sub("", text)
     head, sep, last = text.rpartition("、")
     count = lx.COUNT.search(last)
     if _all_counts(head.split("、") if head else []) and count:
         return head + sep + last[: count.end()]
+    # the last item ends where a verb starts, or, where the question's later words end the
+    # list (甲、乙等项目|建设), at its particle (等) or preposition (为)
+    stops = ("u", "p") if bounded else ("v", "p", "d", "u", "m", "q")
     kept = ""
     for word, flag in matcher.tokenizer.tagged(last):
-        if kept and flag[:1] in ("v", "p", "d", "u", "m", "q"):
+        if kept and flag[:1] in stops:
             break
         kept += word
     return _TRAIL.sub("", head + sep + kept)
+
+
+def _bounded_by(items: list[re.Match], words: tuple[str, ...]) -> dict[re.Match, int]:
+    """The enumerations whose last item holds the question's word after its question word
+    (甲、乙为重点 for 以哪些板块为重点), each with where that word starts."""
+    out = {}
+    for m in items:
+        last = m.group().rfind("、") + 1
+        for word in words:
+            k = m.group().find(word.lower(), last)
+            if k > last:
+                out[m] = m.start() + k
+    return out
 
 
 def counts_not_names(frame: Frame, span: str) -> bool:
@@ -659,12 +728,29 @@ def gap_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
         hit = _find(term.lower(), low, 0)
         if hit:
             start = max(start, hit[1])
+    skipped = True
+    while skipped:  # 规模最大的|企业|甲公司: a question word standing after the others
+        skipped = False
+        for term in frame.left:
+            at = start + 1 if low.startswith("的", start) else start
+            if len(term) >= 2 and low.startswith(term.lower(), at):
+                start, skipped = at + len(term), True
     end = len(sentence)
-    for term in frame.right:
-        hit = _find(term.lower(), low, start)
-        if hit and hit[0] > start:
-            end = min(end, hit[0])
-            break
+    together = phrase_starts(frame.right, low[start:]) if len(frame.right) > 1 else []
+    if together and together[0] > 0:  # 四位一体联动模式, not the 联动 of 产业联动 before it
+        end = start + together[0]
+    else:
+        for term in frame.right:
+            hit = _find(term.lower(), low, start)
+            if hit and hit[0] > start:
+                end = min(end, hit[0])
+                break
+    kind = frame.right[0] if frame.right else ""
+    if len(kind) == 1 and lx.PLACE_SUFFIX.search("··" + kind) and low.startswith(kind, end):
+        end += 1  # 哪个镇…: 桥头镇, the asked kind of place is part of its name
+    if end < len(sentence) and lx.MEANS_ASK.search(frame.question):
+        # 按照什么标准建设: the means stands in the clause of the words after it (以“五有”标准)
+        start = max(start, max(low.rfind(mark, start, end) for mark in "，,；;。") + 1)
     span = sentence[start:end]
     if end == len(sentence) or len(span) > MAX_SPAN:
         span = re.split(r"[，。；！？,;]", span.lstrip("，,"))[0]
@@ -699,7 +785,12 @@ def short_answer(
         span = list_answer(frame, folded, matcher) or gap_answer(frame, folded, matcher)
     elif frame.kind in ("person", "place"):
         name, gap = name_answer(frame, folded, matcher), gap_answer(frame, folded, matcher)
-        whole = frame.kind == "place" and name and name in gap and len(gap) <= MAX_PLACE_PHRASE
+        whole = (
+            frame.kind == "place"
+            and name in gap
+            and len(gap) <= MAX_PLACE_PHRASE
+            and not _LIST_BREAK.search(gap)
+        )
         span = gap if whole or not name else name  # 落户环杭州湾智能产业园: the whole place
     elif not plain and lx.DEFINITION_ASK.match(frame.question) and not frame.left:
         span = definition_answer(frame, folded)

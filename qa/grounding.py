@@ -20,18 +20,20 @@ from . import lexicon as lx
 from .question import Frame, suffix_word_alone
 from .text import Tokenizer, fold
 
-# Why a question was refused, for the user; {term} / {subject} are filled in.
+# Why a question was refused, for the user; {term} / {subject} are filled in. The order is
+# the order of precedence: of several gaps, the reason of the first kind is shown.
 REASONS = {
     "name": "资料中没有提到“{term}”的相关内容。",
     "name_subject": "资料中只有{subject}的这项数据，没有{term}的。",
-    "name_far": "资料中没有把“{term}”与所问内容联系起来。",
-    "year": "资料中没有{term}的相关数据。",
     "level": "资料中没有“{term}”的相关数据。",
+    "year": "资料中没有{term}的相关数据。",
     "unknown": "资料中没有提到“{term}”。",
     "value": "资料中没有给出“{term}”的具体数值。",
     "names": "资料中只给出了“{term}”的数量，没有列出具体是哪些。",
+    "event": "资料中没有提到“{term}”的时间。",
     "attribute": "资料中没有关于“{term}”的内容。",
     "type": "资料中没有关于“{term}”的内容。",
+    "name_far": "资料中没有把“{term}”与所问内容联系起来。",
     "attribute_far": "找到的段落中没有提到“{term}”。",  # the corpus has the word elsewhere
     "type_far": "资料中没有找到能回答这个问题的内容。",  # the answer's type word: rarely said
     "weak": "资料中没有找到能回答这个问题的内容。",
@@ -41,7 +43,7 @@ REASONS = {
     ),
 }
 # gaps that rule an answer out; the others are features the model weighs
-HARD_GAPS = ("year", "level", "name", "value", "names", "attribute")  # not "type": measured soft
+HARD_GAPS = ("year", "level", "name", "value", "names", "event", "attribute")  # "type": soft
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,12 @@ def bigram_share(pairs: set[str], text: str) -> float:
     return sum(1 for p in pairs if p in text) / len(pairs) if pairs else 0.0
 
 
+def asked_term(frame: Frame) -> str:
+    """What a refusal names as asked: the attribute, else the last word before the question
+    word, else the first after it."""
+    return "".join(frame.attribute) or "".join(frame.left[-1:]) or "".join(frame.right[:1])
+
+
 NUMERAL_END = re.compile(r"[一二两三四五六七八九十百千万亿多余]$")
 
 
@@ -319,6 +327,13 @@ def ground(
         # is a soft "_far" gap, the model weighs it
         kind = "type" if attribute[-1] in frame.right else "attribute"
         gaps.append(Gap(kind + ("_far" if known(attribute[-1]) else ""), attribute[-1]))
+    if frame.kind == "year" and not any(g.kind.startswith("attribute") for g in gaps):
+        # 哪一年成立: the event after the question word is what the year is of. Where the
+        # passage uses its word, but not in this sentence (or the one before), the sentence's
+        # time is that of something else; a passage that never uses it may say it otherwise
+        event = [w for w in frame.right if len(w) >= 2 and w not in lx.PHASE_WORDS][:1]
+        if event and matcher.found(event[0], passage) and not matcher.found(event[0], window):
+            gaps.append(Gap("event", event[0]))
     if frame.kind == "number" and not bound:
         gaps.append(Gap("value", "".join(attribute)))  # the number would be of something else
     qualifying = [w for w in frame.counted[:-1] if strip_place_suffix(fold(w)) != subject_l]
@@ -336,11 +351,16 @@ def ground(
     ):
         gaps.append(Gap("value", "".join(frame.counted)))
     if frame.kind == "number":
-        has_value = bool(values_of(sentence, frame.unit))
-        if not has_value and frame.unit:
-            gaps.append(Gap("value", "".join(attribute) or frame.unit))
+        has_value = bool(
+            lx.RANK.search(sentence) if frame.rank else values_of(sentence, frame.unit)
+        )
+        if not has_value:  # 是多少 asked of a sentence without a number
+            gaps.append(Gap("value", asked_term(frame)))
     elif frame.kind == "year":
         has_value = bool(lx.YEAR.search(sentence))
+        if lx.ASKS_YEAR_ONLY.search(frame.question) and not lx.ANY_YEAR.search(sentence):
+            what = "".join(frame.right) or asked_term(frame)
+            gaps.append(Gap("event", what))  # 哪一年 asked of a sentence without a year
     elif frame.kind == "list":
         has_value = "、" in sentence or "和" in sentence
     else:
@@ -354,10 +374,7 @@ def ground(
 
 
 # the most telling first
-REASON_ORDER = (
-    "name", "level", "year", "unknown", "value", "names", "attribute", "type", "name_far",
-    "attribute_far", "type_far",
-)  # fmt: skip
+REASON_ORDER = tuple(REASONS)  # the first kind among the gaps gives the reason
 
 
 def reason(gaps: Iterable[Gap], subject: str) -> str:

@@ -24,6 +24,7 @@ ASKS_PLACE = re.compile(
 )
 # 甲、乙以及什么: the question names items of a list and asks the one it leaves out
 COORDINATED_ASK = re.compile(r"(?:、|以及|和|与|及|跟)(?=什么|哪[一]?[种个位条项类些方本场门]|谁)")
+MEANS_ASK = re.compile(r"(?:以|用|按|按照|依照|依据|根据|通过|凭借)(?:什么|何|哪)")  # 按照什么标准
 DEFINITION_ASK = re.compile(r"^(?:什么|啥)(?:是|叫做?|称为)")  # 什么是X: X's definition is asked
 LIST_JOINERS = frozenset("、 以及 和 与 及 跟 或".split())  # as whole tokens, between items
 ASKS_WHAT = re.compile(r"什么|啥|哪[个家种项条所座]?|何")
@@ -70,6 +71,7 @@ TIME_SPAN = re.compile(
     r"|(?<![最过近今未此之以随每这那])[\u4e00-\u9fff]{2}(?:[元一二三四五六七八九十]{1,4}|\d{1,2})年"
     r"(?:[（(]\d{3,4}年[）)])?"
 )
+ANY_YEAR = re.compile(r"\d{2,4}年|[元〇零一二两三四五六七八九十]年|今年|去年|前年|明年")  # 黄初二年
 ASKS_YEAR_ONLY = re.compile(r"[哪何]一?年|几年|年份")  # …a year, not the day (何时 asks the date)
 YEAR_IN_QUESTION = re.compile(r"(?<!\d)((?:1[89]|20)\d\d)(?!\d)")
 NUMBER_IN_QUESTION = re.compile(r"\d+(?:\.\d+)?")
@@ -108,3 +110,5 @@ LINK_BEFORE_QUESTION = re.compile(
 # Nouns that stand for the answer or its time, saying nothing of their own (什么东西,
 # 什么时候, 多少时间, 西元几年): no evidence has to hold them.
 PLACEHOLDER_WORDS = frozenset("东西 事情 时候 时间 地方 样子 西元 公元".split())
+# Words of phase and manner before a verb (开始担任, 首次举办): the event is the verb after them.
+PHASE_WORDS = frozenset("开始 首次 第一次 最早 最初 正式 才 已经 曾经 就 又 再".split())

@@ -27,7 +27,16 @@ from .answering import (
 )
 from .chunking import sentence_spans
 from .extract import counts_elsewhere, counts_not_names, named_in, short_answer
-from .grounding import REASONS, Gap, Support, TermMatcher, document_year, ground, reason
+from .grounding import (
+    REASONS,
+    Gap,
+    Support,
+    TermMatcher,
+    asked_term,
+    document_year,
+    ground,
+    reason,
+)
 from .question import Frame, analyse
 from .records import Passage
 from .text import Tokenizer, fold
@@ -147,11 +156,11 @@ class AnswerSelector:
                 bound = named_in(frame, fold(sentence), subject) + list(frame.levels)
                 if counts_elsewhere(frame, fold(sentence), subject):
                     bound.append("".join(frame.counted))
-                if frame.rank or bound:
-                    gap = Gap("value", bound[0] if bound else "".join(frame.attribute))
-                    support = replace(support, gaps=support.gaps + (gap,))
+                # no value of it to show (四个轮子 for 多少个乡镇): the sentence answers nothing
+                gap = Gap("value", bound[0] if bound else asked_term(frame))
+                support = replace(support, gaps=support.gaps + (gap,))
             if short and counts_not_names(frame, short):
-                gap = Gap("names", "".join(frame.attribute) or "".join(frame.right[:1]))
+                gap = Gap("names", asked_term(frame))
                 support = replace(support, gaps=support.gaps + (gap,))
             other = max((o.score for o in picked if o.passage != e.passage), default=0.0)
             echo = echo_share(fitted, query)

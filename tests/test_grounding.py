@@ -135,6 +135,63 @@ def test_a_followup_about_a_part_gets_that_parts_count(tmp_path):
     assert a.ask("其中科技型小微企业有多少家？", [first]).short_answer == "185家"
 
 
+def test_a_time_is_of_the_event_the_question_names(shared_tokenizer, tmp_path):
+    """哪一年成立: where the passage uses 成立 for something else, a time the sentence gives
+    for another event (上市) is no answer — a hard gap naming the event; a passage that never
+    uses the word may say it otherwise (创办), so there it is no gap."""
+    sentence = "今年，华联科技、远大股份2家企业成功上市。"
+    passage = sentence + "全县新成立科技孵化器3家。"
+    matcher = TermMatcher(shared_tokenizer)
+
+    def gaps(question: str, text: str) -> list[tuple[str, str]]:
+        frame = analyse(question, shared_tokenizer)
+        support = ground(frame, sentence, sentence, sentence, "桐庐", matcher,
+                         lambda t: 1.0, lambda t: True, text)  # fmt: skip
+        return [(g.kind, g.term) for g in support.gaps]
+
+    assert gaps("华联科技在哪一年成立？", passage) == [("event", "成立")]
+    assert gaps("华联科技是什么时候开始成立的？", passage) == [("event", "成立")]
+    assert gaps("华联科技在哪一年成立？", sentence) == []
+    assert gaps("华联科技是哪一年上市的？", passage) == []
+    a = assistant_on(tmp_path, "firms.md", f"# 桐庐县企业报告\n\n{passage}\n")
+    refused = a.ask("华联科技什么时候成立的？")
+    assert not refused.found and refused.reason == REASONS["event"].format(term="成立")
+    assert a.ask("华联科技是哪一年上市的？").found
+
+
+def test_a_how_many_or_which_year_question_needs_a_value_to_show(tmp_path):
+    """多少 asked of sentences without the asked number, 哪一年 of sentences without a year, a
+    count whose measure word belongs to another noun (四个轮子 for 多少个乡镇): refused with
+    the reason, never answered with the bare sentence."""
+    text = (
+        "# 桐庐县发展报告\n\n"
+        "桐庐县将增加常住人口，提升城区人气。\n\n"
+        "桐庐县撤县设市工作回顾与展望。\n\n"
+        "当年实施“四个轮子一起转”（国有、集体、乡镇及个体企业改革），释放了民营经济活力。\n"
+    )
+    a = assistant_on(tmp_path, "report.md", text)
+    for question, term in (
+        ("桐庐县的常住人口是多少？", "常住人口"),
+        ("桐庐县有多少个乡镇？", "乡镇"),
+        ("桐庐县哪一年撤县设市？", "撤县设市"),
+    ):
+        answer = a.ask(question)
+        assert not answer.found and answer.short_answer == "", (question, answer.answer)
+        assert term in answer.reason, (question, answer.reason)
+
+
+def test_a_level_value_may_follow_the_questions_own_words(shared_tokenizer):
+    """市级 then the asked words then the value (市级战略性新兴产业增加值仅有27.9亿元): the
+    value is the level's; other words that long between them still count something else."""
+    matcher = TermMatcher(shared_tokenizer)
+    sentence = "2017年市级战略性新兴产业增加值仅有27.9亿元，同比增长5.7%。"
+    frame = analyse("2017年市级战略性新兴产业增加值是多少？", shared_tokenizer)
+    assert short_answer(frame, sentence, matcher) == "27.9亿元"
+    other = "2017年市级农业龙头企业带动农户种植面积达到12万亩。"
+    frame = analyse("2017年市级农业龙头企业有多少家？", shared_tokenizer)
+    assert short_answer(frame, other, matcher) == ""
+
+
 def test_document_subject_is_learned_from_the_document(shared_tokenizer):
     assert document_subject("桐庐县2019年经济发展报告", [REPORT], shared_tokenizer) == "桐庐"
     other = (
@@ -593,6 +650,16 @@ def test_a_place_answer_keeps_the_finer_places_after_it(shared_tokenizer):
     assert short_answer(frame, sentence, matcher).startswith("台湾宜兰县")
 
 
+def test_a_number_in_the_question_binds_the_words_after_it(shared_tokenizer):
+    """10亿元以上企业: a sentence counting 100-200亿元以上 and 500亿元以上企业 gives no count
+    of them; one saying 10亿元以上企业 does."""
+    matcher = TermMatcher(shared_tokenizer)
+    frame = analyse("桐庐10亿元以上企业有多少家？", shared_tokenizer)
+    others = "其中10-20亿元企业17家，100-200亿元以上企业1家、500亿元以上企业1家。"
+    assert short_answer(frame, others, matcher) == ""
+    assert short_answer(frame, "年产值10亿元以上企业仅15家。", matcher) == "15家"
+
+
 def test_a_where_answer_is_the_whole_place_phrase(shared_tokenizer):
     """落户在哪里: the short phrase after the question's words (环太湖智能产业园), not only the
     place name inside it."""
@@ -614,6 +681,43 @@ def test_a_value_follows_the_clause_that_holds_the_questions_words(shared_tokeni
     assert value("桐庐建成投产5亿元以上项目多少个？") == "8个"
     assert value("桐庐开工建设10亿元以上项目多少个？") == "12个"
     assert value("桐庐签约产业项目多少个？") == "30个"
+
+
+def test_a_what_answer_is_the_span_in_the_clause_before_the_words_after_it(shared_tokenizer):
+    """什么X: the text up to where the question's words after the question word stand
+    together (…三位一体联动模式, not the 联动 of an item before); asked for a means (按照什么
+    标准), the clause before them without its preposition (以“三有”标准); a question word after
+    the others leaves them out (规模最大的企业|华丰股份); 哪个镇: the town's name with its 镇."""
+    matcher = TermMatcher(shared_tokenizer)
+
+    def span(question: str, sentence: str) -> str:
+        return short_answer(analyse(question, shared_tokenizer), sentence, matcher)
+
+    sentence = "南岭村开展试点以来，通过“村企联建、产业联动、治理联合”三位一体联动模式增收。"
+    assert span("南岭村采用了什么联动模式？", sentence).endswith(
+        "“村企联建、产业联动、治理联合”三位一体"
+    )
+    sentence = "全县推广“红色驿站”服务圈，以“三有”标准建设“红色驿站”，服务群众。"
+    assert span("桐庐的“红色驿站”按照什么标准建设？", sentence) == "“三有”"
+    sentence = "2005年，全县规模企业430家，规模最大的企业华丰股份年产值8.2亿元。"
+    assert span("2005年规模最大的企业是哪家？", sentence).startswith("华丰股份")
+    sentence = "在分水镇试点引入社会资本参与乡村建设。"
+    assert span("桐庐在哪个镇试点引入社会资本参与乡村建设？", sentence) == "分水镇"
+
+
+def test_a_list_is_the_one_the_questions_later_words_close(shared_tokenizer):
+    """以哪些板块为重点: the enumeration that ends where 为重点 stands, not a later one
+    nearer the question's first words; 哪些镇开展: each town whole (the asked type 镇 is part
+    of the items, the list ends at 开展)."""
+    matcher = TermMatcher(shared_tokenizer)
+
+    def span(question: str, sentence: str) -> str:
+        return short_answer(analyse(question, shared_tokenizer), sentence, matcher)
+
+    sentence = "桐庐以富春江板块、城南区块为重点，打造城市新核心区，推进城东板块、城西板块建设。"
+    assert span("桐庐打造城市新核心区以哪些板块为重点？", sentence) == "富春江板块、城南区块"
+    sentence = "在分水镇、瑶琳镇开展闲置农房盘活利用试点。"
+    assert span("在哪些镇开展闲置农房盘活利用试点？", sentence) == "分水镇、瑶琳镇"
 
 
 def test_what_is_x_gets_what_the_sentence_says_x_is(shared_tokenizer):
