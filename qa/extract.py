@@ -70,15 +70,23 @@ def respectively(frame: Frame, sentence: str) -> str:
 
 def comparison(frame: Frame, sentence: str, subject: str = "") -> str:
     """名（值） or 名值: the value right after a name the question asks about (not the
-    document's own subject, which the whole text is about)."""
+    document's own subject, which the whole text is about), in a comparison of what the
+    question asks: its attribute said before the name (亩均税收…低于余姚（35.6万元）answers 余姚's
+    亩均税收, not its 亩均增加值, said only after)."""
+    head = frame.attribute[-1].lower() if frame.attribute else ""
+
+    def first(pattern: str) -> re.Match | None:  # the first of them after the attribute
+        hits = (m for m in re.finditer(pattern, sentence) if head in sentence[: m.start()])
+        return next(hits, None)
+
     for name in frame.places:
         if subject and strip_place_suffix(name) == subject:
             continue
         for candidate in dict.fromkeys((name, strip_place_suffix(name))):
-            m = re.search(re.escape(candidate) + r"[\u3400-\u9fff]{0,2}" + _PAREN_VALUE, sentence)
+            m = first(re.escape(candidate) + r"[\u3400-\u9fff]{0,2}" + _PAREN_VALUE)
             if m and values_of(m.group(1), ""):
                 return m.group(1).strip()
-            m = re.search(re.escape(candidate) + r"(?:[\u3400-\u9fff]{0,3}?)(?=\d)", sentence)
+            m = first(re.escape(candidate) + r"(?:[\u3400-\u9fff]{0,3}?)(?=\d)")
             if m and "分别" in m.group():
                 m = None
             if m:
@@ -228,10 +236,26 @@ def level_value(frame: Frame, sentence: str) -> str | None:
             lead = re.match(r"[\u3400-\u9fff]{0,24}?(?=[\d一二两三四五六七八九十])", rest)
             if lead is None or len(lead.group()) > 9 and not _only_asked(lead.group(), frame):
                 continue  # …市级战略性新兴产业增加值仅有27.9亿元: the asked words may stand between
+            if lead.group() and not _names_asked(lead.group(), level, frame):
+                continue  # 省级企业研究院3家 does not count 省级高新技术企业
             values = values_of(rest[lead.end() :], frame.unit)
             if values and values[0].start() == 0:
                 return values[0].group()
     return ""
+
+
+def _names_asked(lead: str, level: str, frame: Frame) -> bool:
+    """Does the text between a level and its value hold the question's words after that
+    level (省级|高新技术企业), but perhaps the last noun (国家级单项冠军3家 for 国家级单项冠军
+    企业)?"""
+    question = fold(frame.question)
+    after = question[question.find(level) + len(level) :]
+    asked = sorted((after.find(w), w) for w in set(frame.attribute + frame.counted) if w in after)
+    if not asked:
+        return True
+    last = asked[-1][1]  # 单项冠军(企业): it may leave out its last noun
+    held = len(asked) > 1 or any(last[:k] in lead for k in range(len(last), 1, -1))
+    return held and all(w in lead for _, w in asked[:-1])
 
 
 def _only_asked(text: str, frame: Frame) -> bool:
@@ -285,6 +309,8 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
     chosen = after[0] if after else (spans[-1] if spans else None)
     if chosen is not None and not lx.ASKS_BEFORE.search(frame.question):
         chosen = _changed_to(sentence, chosen, spans)
+    if chosen is not None and not frame.unit and _counts_before(sentence, chosen, frame, matcher):
+        return ""  # 产值 asked, 年产值超亿元企业422家 written: a count of 企业, not a 产值
     return (
         _with_range(sentence, chosen, _with_prefix(sentence, chosen, frame.question))
         if chosen
@@ -309,6 +335,20 @@ def _number_unbound(frame: Frame, sentence: str) -> bool:
                 if not re.search(rf"(?<![\d.]){re.escape(number)}{re.escape(words)}", sentence):
                     return True
     return False
+
+
+def _counts_before(sentence: str, m: re.Match, frame: Frame, matcher: TermMatcher) -> bool:
+    """A count (422家) right after a noun that is not what the question asks of counts that."""
+    if not lx.COUNT_END.match(m.group()):
+        return False
+    before = matcher.tokenizer.tagged(sentence[max(0, m.start() - 8) : m.start()])
+    if not before:
+        return False
+    word, flag = before[-1]
+    asked = frame.attribute + frame.counted
+    return (
+        flag.startswith("n") and len(word) >= 2 and not any(a in word or word in a for a in asked)
+    )
 
 
 def _counts_another(sentence: str, m: re.Match, frame: Frame, matcher: TermMatcher) -> bool:
@@ -798,7 +838,7 @@ def short_answer(
         span = (not plain and typed_answer(frame, folded, matcher)) or gap_answer(
             frame, folded, matcher
         )
-    return _original(sentence, folded, span)
+    return _original(sentence, folded, span.split("\t")[0].strip())  # a contents line's page
 
 
 def _original(sentence: str, folded: str, span: str) -> str:

@@ -28,6 +28,7 @@ REASONS = {
     "level": "资料中没有“{term}”的相关数据。",
     "year": "资料中没有{term}的相关数据。",
     "unknown": "资料中没有提到“{term}”。",
+    "number": "资料中没有提到“{term}”。",
     "value": "资料中没有给出“{term}”的具体数值。",
     "names": "资料中只给出了“{term}”的数量，没有列出具体是哪些。",
     "event": "资料中没有提到“{term}”的时间。",
@@ -43,7 +44,16 @@ REASONS = {
     ),
 }
 # gaps that rule an answer out; the others are features the model weighs
-HARD_GAPS = ("year", "level", "name", "value", "names", "event", "attribute")  # "type": soft
+HARD_GAPS = (
+    "year",
+    "level",
+    "name",
+    "number",
+    "value",
+    "names",
+    "event",
+    "attribute",
+)  # not "type"
 
 
 @dataclass(frozen=True)
@@ -195,6 +205,30 @@ def bigram_share(pairs: set[str], text: str) -> float:
     return sum(1 for p in pairs if p in text) / len(pairs) if pairs else 0.0
 
 
+def said_otherwise(verb: str, text: str, matcher: TermMatcher) -> bool:
+    """Does a verb of ``text`` share a character with ``verb`` (建造 for 建立, 宣布 for 宣称)?"""
+    return any(
+        flag.startswith("v") and set(word) & set(verb)
+        for word, flag in matcher.tokenizer.tagged(text)
+    )
+
+
+def question_number(question: str, number: str) -> str:
+    """The number as the question says it, with its magnitude and unit (5000亿元); "" where
+    it is part of a longer figure (11,000), a code (A380) or a time (44年, 8月: said in many
+    ways, the year checks see to them)."""
+    pattern = rf"(?<![\d.,A-Za-z]){re.escape(number)}(?![\d.,]|年|月|日|号)"
+    for m in re.finditer(pattern, fold(question)):
+        value = lx.VALUE.match(fold(question), m.start())
+        return value.group() if value else number
+    return ""
+
+
+def _has_number(number: str, text: str) -> bool:
+    plain = re.sub(r"(?<=\d),(?=\d{3})", "", text)  # 176,300 is 176300
+    return bool(re.search(rf"(?<![\d.]){re.escape(number)}(?![\d])", plain))
+
+
 def asked_term(frame: Frame) -> str:
     """What a refusal names as asked: the attribute, else the last word before the question
     word, else the first after it."""
@@ -286,6 +320,10 @@ def ground(
             own_place = speaks_of_own(sentence) or (speaks_of_own(previous) and not named(previous))
             far = named(passage) and not (place and own_place)
             gaps.append(Gap("name_far" if far else "name", name))
+    for number in frame.numbers:  # 哪一年突破5000亿元: a figure the passage never gives
+        figure = question_number(frame.question, number)
+        if figure and not any(_has_number(number, t) for t in (window, passage)):
+            gaps.append(Gap("number", figure))
     for term in frame.nouns:
         if not known(term) and not matcher.found(term, window):
             gaps.append(Gap("unknown", term))
@@ -329,11 +367,13 @@ def ground(
         gaps.append(Gap(kind + ("_far" if known(attribute[-1]) else ""), attribute[-1]))
     if frame.kind == "year" and not any(g.kind.startswith("attribute") for g in gaps):
         # 哪一年成立: the event after the question word is what the year is of. Where the
-        # passage uses its word, but not in this sentence (or the one before), the sentence's
-        # time is that of something else; a passage that never uses it may say it otherwise
+        # sentence (or the one before) does not say it, its time is that of something else,
+        # unless the passage never uses the word and a verb there may say it otherwise
+        # (建造 for 建立: a verb sharing a character)
         event = [w for w in frame.right if len(w) >= 2 and w not in lx.PHASE_WORDS][:1]
-        if event and matcher.found(event[0], passage) and not matcher.found(event[0], window):
-            gaps.append(Gap("event", event[0]))
+        if event and not matcher.found(event[0], window):
+            if matcher.found(event[0], passage) or not said_otherwise(event[0], window, matcher):
+                gaps.append(Gap("event", event[0]))
     if frame.kind == "number" and not bound:
         gaps.append(Gap("value", "".join(attribute)))  # the number would be of something else
     qualifying = [w for w in frame.counted[:-1] if strip_place_suffix(fold(w)) != subject_l]

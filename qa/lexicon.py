@@ -11,7 +11,7 @@ import re
 
 # What a question asks, by kind (checked in this order).
 ASKS_LIST = re.compile(
-    r"哪些|哪[几两二三四五六七八九十]+[个家项种类所座条位首部]?|包括什么|包含什么|有哪"
+    r"哪些|哪[\d几两二三四五六七八九十]+[个家项种类所座条位首部处]?|包括什么|包含什么|有哪"
 )
 # why / how: the answer is a clause, no value to pull out of the sentence
 ASKS_REASON = re.compile(r"为什么|为何|怎么|如何|怎样")
@@ -29,21 +29,21 @@ DEFINITION_ASK = re.compile(r"^(?:什么|啥)(?:是|叫做?|称为)")  # 什么�
 LIST_JOINERS = frozenset("、 以及 和 与 及 跟 或".split())  # as whole tokens, between items
 ASKS_WHAT = re.compile(r"什么|啥|哪[个家种项条所座]?|何")
 QUESTION_WORD = re.compile(
-    r"多少|第几|几(?![乎何])[个家项件年次岁天人所座条倍种名位批届辆台]?|谁|什么|啥|哪[些里个家年一种位儿所座项条]*|"
+    r"多少|第几|几(?![乎何])[个家项件年次岁天人所座条倍种名位批届辆台处]?|谁|什么|啥|哪[些里个家年一种位儿所座项条]*|"
     r"何[时地处年种]?|怎么样?|怎样|如何|为什么|为何|是否|是不是|有没有|多[大高长重远久宽深]"
 )
 # A question word jieba glued to the noun after it (哪些地方, 多少钱): split off; 什么样 stays
 QUESTION_WORD_PREFIX = re.compile(r"^(?:哪些|哪个|哪种|哪里|什么(?!样)|多少)(?=[\u4e00-\u9fff])")
 # Measure words and units that follow a number (a number's "unit").
 MEASURE = (
-    "个百分点|百分点|个|家|项|件|人|名|位|所|座|条|倍|种|批|届|次|辆|台|套|户|亩|吨|年|月|天|岁|元|"
+    "个百分点|百分点|个|家|项|件|人|名|位|所|座|处|条|倍|种|批|届|次|辆|台|套|户|亩|吨|年|月|天|岁|元|"
     "公里|千米|米|平方公里|平方米|公顷|千克|公斤|克|小时|分钟|秒|美元|欧元|度|层|部|本|篇|张|只|头|"
     "厘米|毫米|公尺|英尺|英里|海里|世纪|港元|日元|英镑"
 )
 # A count of things (3家, 两家, 27个): a list item ending so counts its kind and names none
 COUNT = re.compile(
     r"(?:\d+|[一二两三四五六七八九十百千]+)(?:多|余)?[万千百]*"
-    r"(?:家|个|所|名|位|项|种|批|座|条|件|户|人|只|台|辆)"
+    r"(?:家|个|所|名|位|项|种|批|座|处|条|件|户|人|只|台|辆)"
 )
 COUNT_END = re.compile(COUNT.pattern + "$")
 # A list question asking kinds (哪几类, 哪些方面): a count of each kind answers it
@@ -71,7 +71,12 @@ TIME_SPAN = re.compile(
     r"|(?<![最过近今未此之以随每这那])[\u4e00-\u9fff]{2}(?:[元一二三四五六七八九十]{1,4}|\d{1,2})年"
     r"(?:[（(]\d{3,4}年[）)])?"
 )
-ANY_YEAR = re.compile(r"\d{2,4}年|[元〇零一二两三四五六七八九十]年|今年|去年|前年|明年")  # 黄初二年
+# a year said any way (1988年, 二〇〇三年, 黄初二年), not a span (40年, 三年来)
+ANY_YEAR = re.compile(
+    r"(?<!\d)(?:1\d|20)\d\d年|[〇零一二三四五六七八九]{4}年"
+    r"|(?<=[\u4e00-\u9fff])(?<![近续每多前后这那几数第])[元一二三四五六七八九十]+年(?![来间代内里])"
+    r"|今年|去年|前年|明年"
+)
 ASKS_YEAR_ONLY = re.compile(r"[哪何]一?年|几年|年份")  # …a year, not the day (何时 asks the date)
 YEAR_IN_QUESTION = re.compile(r"(?<!\d)((?:1[89]|20)\d\d)(?!\d)")
 NUMBER_IN_QUESTION = re.compile(r"\d+(?:\.\d+)?")

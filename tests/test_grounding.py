@@ -136,23 +136,26 @@ def test_a_followup_about_a_part_gets_that_parts_count(tmp_path):
 
 
 def test_a_time_is_of_the_event_the_question_names(shared_tokenizer, tmp_path):
-    """哪一年成立: where the passage uses 成立 for something else, a time the sentence gives
-    for another event (上市) is no answer — a hard gap naming the event; a passage that never
-    uses the word may say it otherwise (创办), so there it is no gap."""
+    """哪一年成立: a time the sentence gives for another event (上市) is no answer — a hard
+    gap naming the event; a verb sharing a character may say it otherwise (创立), unless the
+    passage uses the question's own word for something else."""
     sentence = "今年，华联科技、远大股份2家企业成功上市。"
     passage = sentence + "全县新成立科技孵化器3家。"
     matcher = TermMatcher(shared_tokenizer)
 
-    def gaps(question: str, text: str) -> list[tuple[str, str]]:
+    def gaps(question: str, text: str, said: str = sentence) -> list[tuple[str, str]]:
         frame = analyse(question, shared_tokenizer)
-        support = ground(frame, sentence, sentence, sentence, "桐庐", matcher,
+        support = ground(frame, said, said, said, "桐庐", matcher,
                          lambda t: 1.0, lambda t: True, text)  # fmt: skip
         return [(g.kind, g.term) for g in support.gaps]
 
     assert gaps("华联科技在哪一年成立？", passage) == [("event", "成立")]
     assert gaps("华联科技是什么时候开始成立的？", passage) == [("event", "成立")]
-    assert gaps("华联科技在哪一年成立？", sentence) == []
+    assert gaps("华联科技在哪一年成立？", sentence) == [("event", "成立")]
     assert gaps("华联科技是哪一年上市的？", passage) == []
+    founded = "华联科技于2001年创立。"
+    assert gaps("华联科技在哪一年成立？", founded, founded) == []
+    assert gaps("华联科技在哪一年成立？", founded + passage, founded) == [("event", "成立")]
     a = assistant_on(tmp_path, "firms.md", f"# 桐庐县企业报告\n\n{passage}\n")
     refused = a.ask("华联科技什么时候成立的？")
     assert not refused.found and refused.reason == REASONS["event"].format(term="成立")
@@ -178,6 +181,14 @@ def test_a_how_many_or_which_year_question_needs_a_value_to_show(tmp_path):
         answer = a.ask(question)
         assert not answer.found and answer.short_answer == "", (question, answer.answer)
         assert term in answer.reason, (question, answer.reason)
+
+
+def test_a_number_the_question_names_must_be_in_the_passage(shared_tokenizer):
+    """哪一年突破5000亿元 of a passage that never says 5000: a hard gap naming the figure."""
+    sentence = "2003年、2013年全县工业总产值相继突破1000亿元、3000亿元大关。"
+    gaps = support_of(shared_tokenizer, "桐庐工业总产值哪一年突破5000亿元？", sentence).gaps
+    assert ("number", "5000亿元") in [(g.kind, g.term) for g in gaps]
+    assert not support_of(shared_tokenizer, "桐庐工业总产值哪一年突破3000亿元？", sentence).gaps
 
 
 def test_a_level_value_may_follow_the_questions_own_words(shared_tokenizer):
@@ -658,6 +669,43 @@ def test_a_number_in_the_question_binds_the_words_after_it(shared_tokenizer):
     others = "其中10-20亿元企业17家，100-200亿元以上企业1家、500亿元以上企业1家。"
     assert short_answer(frame, others, matcher) == ""
     assert short_answer(frame, "年产值10亿元以上企业仅15家。", matcher) == "15家"
+
+
+def test_a_value_belongs_to_what_the_sentence_says_it_of(shared_tokenizer):
+    """The level's value must be of the asked words (省级企业研究院3家 is no count of 省级高新
+    技术企业; 国家级单项冠军3家 is one of 国家级单项冠军企业); a count right after another noun
+    (年产值超亿元企业422家) is no 产值; a compared place's value is of the attribute said
+    before it (亩均税收…余姚（35.6万元）gives no 亩均增加值 of 余姚); 多少处 counts 处."""
+    matcher = TermMatcher(shared_tokenizer)
+
+    def value(question: str, sentence: str) -> str:
+        return short_answer(analyse(question, shared_tokenizer), sentence, matcher, "桐庐")
+
+    institutes = "新增省级企业研究院3家，省级高新技术企业研究开发中心5家。"
+    assert value("桐庐有多少家省级高新技术企业？", institutes) == ""
+    champions = "其中，国家级单项冠军3家、宁波市单项冠军4家。"
+    assert value("桐庐有几家国家级单项冠军企业？", champions) == "3家"
+    firms = "到2017年，全县年产值超亿元企业422家，其中50-100亿元企业5家（甲集团、乙股份）。"
+    assert value("甲集团2017年的产值是多少？", firms) == ""
+    mu = (
+        "亩均税收33.8万元，低于建德（84.9万元）、富阳（35.6万元），"
+        "亩均增加值92.2万元，低于建德（166.5万元）。"
+    )
+    assert value("富阳的亩均增加值是多少？", mu) == ""
+    assert value("富阳的亩均税收是多少？", mu) == "35.6万元"
+    assert value("建德的亩均增加值是多少？", mu) == "166.5万元"
+    bases = "目前，全县已在城乡搭建3000余处实践基地、190个网络平台。"
+    assert value("桐庐在城乡搭建了多少处实践基地？", bases) == "3000余处"
+
+
+def test_which_n_things_asks_a_list_and_a_contents_line_loses_its_page(shared_tokenizer):
+    matcher = TermMatcher(shared_tokenizer)
+    frame = analyse("2020年在桐庐成功上市的是哪3家企业？", shared_tokenizer)
+    assert frame.kind == "list"
+    sentence = "今年，华联科技、远大股份、东方电器3家企业成功上市。"
+    assert short_answer(frame, sentence, matcher) == "华联科技、远大股份、东方电器"
+    frame = analyse("《桐庐教育三十年》一文是哪个部门写的？", shared_tokenizer)
+    assert "\t" not in short_answer(frame, "桐庐教育三十年\t县教育局\t(212)", matcher)
 
 
 def test_a_where_answer_is_the_whole_place_phrase(shared_tokenizer):
