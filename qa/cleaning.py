@@ -112,6 +112,7 @@ def repair_text(raw: str, markdown: bool = False) -> str:
         else:
             lines.append(line)
     pending = ""  # location marks seen since the last kept line
+    guessed: list[int] = []  # lines of ``out`` taken for headings only for being short
     for line in lines:
         pending += MARK * line.count(MARK)
         line = _tidy_spaces(_inline_markdown(line.replace(MARK, "")))
@@ -124,6 +125,7 @@ def repair_text(raw: str, markdown: bool = False) -> str:
             heading = "#### " + line
         elif not markdown and not open_sentence and _is_plain_heading(line):
             heading = "## " + heading_text(line)
+            guessed.append(len(out))
         if heading:
             out.append(pending + heading)
             open_sentence = False
@@ -136,6 +138,14 @@ def repair_text(raw: str, markdown: bool = False) -> str:
         if not heading:
             open_sentence = len(out[-1]) >= 30 and out[-1][-1] not in TERMINAL
         pending = ""
+    # short lines at the very end with nothing under them (a byline 撰文 …, captions, a
+    # credit line) are text, not headings: they would head no passage and be lost
+    k = len(out) - 1
+    while k >= 0 and guessed and guessed[-1] == k:
+        marks = out[k][: len(out[k]) - len(out[k].lstrip(MARK))]
+        out[k] = marks + heading_text(out[k][len(marks) :])
+        guessed.pop()
+        k -= 1
     return "\n".join(out) + pending
 
 

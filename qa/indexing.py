@@ -103,7 +103,7 @@ def remove_document(kb: KnowledgeBase, source: str) -> int:
 # Bump when reading, repairing or chunking turns the same files into other passages (a
 # reader's fix, dates taken from file names): an index built before is then re-read at its
 # next open, its unchanged passages keeping their vectors (content-hash ids).
-READING_VERSION = 2
+READING_VERSION = 3
 
 
 def new_manifest(encoder: Encoder, params: ChunkParams, corpus: Path | None) -> dict:

@@ -141,3 +141,13 @@ def test_real_corpus_titles():
     assert read_document(WINDOW).title.startswith("慈溪")
     md = read_document(CORPUS / "cixi-88-strategy-papers-2018.md")
     assert md.title == "“八八战略”慈溪实践"
+
+
+def test_short_last_lines_of_plain_text_are_text_not_headings():
+    """A byline or caption at the end of a plain-text file heads nothing: kept as text, so
+    it is a passage (撰文 张三 李四), while a short line with text under it stays a heading."""
+    raw = "标题\n\n第一段正文，有逗号。\n\n图片说明\n\n撰文 张三 李四\n"
+    assert repair_text(raw) == "## 标题\n第一段正文，有逗号。\n图片说明\n撰文 张三 李四"
+    doc = Document("a.txt", "t", repair_text(raw))
+    assert any("撰文 张三 李四" in c.text for c in chunk_document(doc))
+    assert repair_text(raw, markdown=True).endswith("撰文 张三 李四")  # markdown: as written
