@@ -273,6 +273,8 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
         ranks = lx.RANK.findall(sentence)
         return ranks[0] if ranks else ""
     found = respectively(frame, sentence) or comparison(frame, sentence, subject)
+    if found.endswith("百分点") and not lx.ASKS_RATE.search(frame.question):
+        return ""  # 低于宁波市平均10个百分点: a gap of rates, no 增加值 of 宁波
     if found or named_in(frame, sentence, subject):
         return found
     if _number_unbound(frame, sentence):
@@ -307,8 +309,16 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
             return ""
     after = [m for m in spans if m.start() >= at]
     chosen = after[0] if after else (spans[-1] if spans else None)
+    if chosen is not None:
+        chosen = _paired_in_parens(frame, sentence, chosen, spans)
     if chosen is not None and not lx.ASKS_BEFORE.search(frame.question):
         chosen = _changed_to(sentence, chosen, spans)
+    if (
+        chosen is not None
+        and chosen.group().endswith("百分点")
+        and not lx.ASKS_RATE.search(frame.question)
+    ):
+        return ""
     if chosen is not None and not frame.unit and _counts_before(sentence, chosen, frame, matcher):
         return ""  # 产值 asked, 年产值超亿元企业422家 written: a count of 企业, not a 产值
     return (
@@ -335,6 +345,35 @@ def _number_unbound(frame: Frame, sentence: str) -> bool:
                 if not re.search(rf"(?<![\d.]){re.escape(number)}{re.escape(words)}", sentence):
                     return True
     return False
+
+
+def _paired_in_parens(frame: Frame, sentence: str, m: re.Match, spans: list[re.Match]) -> re.Match:
+    """…总产值4219.2亿元，其中规模以上企业产值2721.4亿元，分别是2003年（1002.8亿元、334.9亿元）:
+    a value of a parenthesised list after 分别 stands for the value said in the same place
+    before 分别 (the first for 总产值, the second for 规模以上企业产值): the one whose words before
+    it the question holds most of."""
+    opened = max(sentence.rfind("（", 0, m.start()), sentence.rfind("(", 0, m.start()))
+    closes = [c for c in (sentence.find("）", m.end()), sentence.find(")", m.end())) if c >= 0]
+    pair_at = sentence.rfind("分别", 0, opened) if opened >= 0 else -1
+    if pair_at < 0 or not closes or re.search(r"[，。；,;]", sentence[pair_at:opened]):
+        return m
+    listed = [v for v in spans if opened < v.start() and v.end() <= min(closes)]
+    unit = re.sub(r"[\d.,]", "", m.group())
+    said = [v for v in spans if v.end() <= pair_at and re.sub(r"[\d.,]", "", v.group()) == unit]
+    said = said[-len(listed) :]
+    if len(listed) < 2 or len(said) != len(listed):
+        return m
+    question = fold(frame.question)
+    words = {  # a word nearer the question word weighs more (其中规模以上企业的产值)
+        w.lower(): (question.rfind(w) + 1) / len(question)
+        for w in frame.left + frame.attribute + frame.about + frame.scopes
+    }
+    starts = [0] + [v.end() for v in said[:-1]]
+    held = [
+        sum(weight for w, weight in words.items() if w in sentence[a : v.start()])
+        for a, v in zip(starts, said)
+    ]
+    return listed[held.index(max(held))]
 
 
 def _counts_before(sentence: str, m: re.Match, frame: Frame, matcher: TermMatcher) -> bool:

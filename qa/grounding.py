@@ -304,8 +304,10 @@ def ground(
         own = strip_place_suffix(fold(level)[:-1])  # 慈溪市级 → 慈溪: that place's own figure
         if fold(level) in sentence:
             continue
-        if not lx.LEVEL.fullmatch(level) and own == subject_l and not lx.LEVEL.search(sentence):
-            continue
+        if not lx.LEVEL.fullmatch(level) and own == subject_l:
+            generic = lx.LEVEL.search(fold(level))  # 慈溪市级 in a report on 慈溪 is its 市级
+            if not lx.LEVEL.search(sentence) or generic and generic.group() in sentence:
+                continue
         gaps.append(Gap("level", level))
     for name in frame.names:
         base = strip_place_suffix(fold(name))

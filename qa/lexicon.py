@@ -48,7 +48,9 @@ COUNT = re.compile(
 COUNT_END = re.compile(COUNT.pattern + "$")
 # A list question asking kinds (哪几类, 哪些方面): a count of each kind answers it
 ASKS_KINDS = re.compile(r"哪[些几两三四五六七八九十]*(?:类|种|方面|领域|层次|级别|类型)|什么类型")
-UNIT_QUESTION = re.compile(rf"(?:多少|几)({MEASURE})")
+# A value in 百分点 is a difference of rates: it answers only a question about a rate or a gap.
+ASKS_RATE = re.compile(r"百分点|增幅|增速|涨幅|降幅|比重|占比|率|差距|高出|低于|高于|多出|少了")
+UNIT_QUESTION = re.compile(rf"(?:多少|几)[十百千万亿]*({MEASURE})")  # 多少亿元: 元
 # A number with its magnitude and unit: 512.6亿元, 3.2万家, 20多项, 8.5万元/人, 6.1%; or a
 # fraction: 三分之一, 1/3.
 VALUE = re.compile(

@@ -708,6 +708,43 @@ def test_which_n_things_asks_a_list_and_a_contents_line_loses_its_page(shared_to
     assert "\t" not in short_answer(frame, "桐庐教育三十年\t县教育局\t(212)", matcher)
 
 
+def test_values_of_a_respectively_in_parentheses_and_of_the_asked_kind(shared_tokenizer):
+    """分别是2003年（200亿元、90亿元）: the value in the place of the one said for the asked
+    words; 多少亿元 takes only an amount in 元 (not 2019 of an event's name); a gap in 百分点
+    is no value of an amount (低于宁波市平均10个百分点 for 宁波市…增加值)."""
+    matcher = TermMatcher(shared_tokenizer)
+
+    def value(question: str, sentence: str) -> str:
+        return short_answer(analyse(question, shared_tokenizer), sentence, matcher, "桐庐")
+
+    pair = (
+        "2017年全县工业总产值达到800亿元，其中规模以上企业产值500亿元，"
+        "分别是2003年（200亿元、90亿元）的4倍、5.6倍。"
+    )
+    assert value("2003年桐庐工业总产值是多少？", pair) == "200亿元"
+    assert value("2003年桐庐规模以上企业产值是多少？", pair) == "90亿元"
+    event = "成功举办2019桐庐-深圳投资合作对接会，签约城北新材料产业园等项目。"
+    assert value("城北新材料产业园的总投资是多少亿元？", event) == ""
+    gap = (
+        "2017年战略性新兴产业增加值仅有27.9亿元，"
+        "增幅和占比分别低于杭州市平均10个百分点和17.3个百分点。"
+    )
+    assert value("2017年杭州市战略性新兴产业增加值是多少？", gap) == ""
+    assert (
+        value("2017年桐庐战略性新兴产业增加值增幅低于杭州市平均多少个百分点？", gap) == "10个百分点"
+    )
+
+
+def test_the_subjects_own_level_is_the_level_said_in_its_report(shared_tokenizer):
+    """桐庐县级 in a report on 桐庐 is the 县级 its sentences say; another level is a gap."""
+    gaps = support_of(shared_tokenizer, "2017年桐庐县级在建工业投资项目有多少只？",
+                      "2017年县级在建工业投资项目636只。").gaps  # fmt: skip
+    assert not [g for g in gaps if g.kind == "level"]
+    gaps = support_of(shared_tokenizer, "2017年桐庐县级在建工业投资项目有多少只？",
+                      "2017年省级在建工业投资项目36只。").gaps  # fmt: skip
+    assert [g.kind for g in gaps if g.kind == "level"] == ["level"]
+
+
 def test_a_where_answer_is_the_whole_place_phrase(shared_tokenizer):
     """落户在哪里: the short phrase after the question's words (环太湖智能产业园), not only the
     place name inside it."""
