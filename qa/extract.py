@@ -12,7 +12,13 @@ import re
 from collections.abc import Callable
 
 from . import lexicon as lx
-from .grounding import NUMERAL_END, TermMatcher, phrase_starts, strip_place_suffix, values_of
+from .grounding import (
+    NUMERAL_END,
+    TermMatcher,
+    phrase_starts,
+    strip_place_suffix,
+    values_of,
+)
 from .question import Frame
 from .text import fold
 
@@ -319,6 +325,8 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
         and not lx.ASKS_RATE.search(frame.question)
     ):
         return ""
+    if chosen is not None and _counts_kind_of(sentence, chosen, _counted_words(frame, subject)):
+        return ""
     if chosen is not None and not frame.unit and _counts_before(sentence, chosen, frame, matcher):
         return ""  # 产值 asked, 年产值超亿元企业422家 written: a count of 企业, not a 产值
     return (
@@ -374,6 +382,19 @@ def _paired_in_parens(frame: Frame, sentence: str, m: re.Match, spans: list[re.M
         for a, v in zip(starts, said)
     ]
     return listed[held.index(max(held))]
+
+
+def _counts_kind_of(sentence: str, m: re.Match, asked: list[str]) -> bool:
+    """几家高新技术企业 of …26家企业: a count followed by the last noun of the asked phrase
+    alone (企业, 2–3 characters) counts 企业 in general, not 高新技术企业 (…190个网络平台 names
+    a kind of its own; 20多项企业 for 企业事项 leaves the phrase's last noun out)."""
+    phrase = "".join(asked)
+    after = sentence[m.end() :]
+    return (
+        bool(phrase)
+        and not after.startswith(phrase)
+        and any(after.startswith(phrase[-k:]) for k in (2, 3) if k < len(phrase))
+    )
 
 
 def _counts_before(sentence: str, m: re.Match, frame: Frame, matcher: TermMatcher) -> bool:

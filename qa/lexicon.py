@@ -117,5 +117,7 @@ LINK_BEFORE_QUESTION = re.compile(
 # Nouns that stand for the answer or its time, saying nothing of their own (什么东西,
 # 什么时候, 多少时间, 西元几年): no evidence has to hold them.
 PLACEHOLDER_WORDS = frozenset("东西 事情 时候 时间 地方 样子 西元 公元".split())
+# Words for "now" (慈溪上市企业现在有多少家): the time of the text itself, asked of no evidence.
+NOW_WORDS = frozenset("现在 目前 当前 如今 眼下 现今 至今 迄今".split())
 # Words of phase and manner before a verb (开始担任, 首次举办): the event is the verb after them.
 PHASE_WORDS = frozenset("开始 首次 第一次 最早 最初 正式 才 已经 曾经 就 又 再".split())

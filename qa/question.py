@@ -152,6 +152,7 @@ def analyse(question: str, tokenizer: Tokenizer) -> Frame:
             and w not in tokenizer.stopwords
             and w not in lx.LINK_WORDS
             and w not in lx.PLACEHOLDER_WORDS
+            and w not in lx.NOW_WORDS
             and not lx.QUESTION_WORD.fullmatch(w)
             and not lx.SELF_REFERENCE.fullmatch(w)
             and not re.fullmatch(r"[\d.%]+|年|月|日", w)

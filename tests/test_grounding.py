@@ -51,6 +51,11 @@ def assistant_on(folder, name: str, text: str) -> Assistant:
     return a
 
 
+def value_in(tokenizer, question: str, sentence: str) -> str:
+    """The short answer to ``question`` in one ``sentence`` of a document about 桐庐."""
+    return short_answer(analyse(question, tokenizer), sentence, TermMatcher(tokenizer), "桐庐")
+
+
 def support_of(tokenizer, question: str, sentence: str, known: bool = True):
     """``ground`` of ``question`` on one sentence (its own window, subject 桐庐, every word
     weighing 1); ``known``: whether the corpus uses every word."""
@@ -676,26 +681,22 @@ def test_a_value_belongs_to_what_the_sentence_says_it_of(shared_tokenizer):
     技术企业; 国家级单项冠军3家 is one of 国家级单项冠军企业); a count right after another noun
     (年产值超亿元企业422家) is no 产值; a compared place's value is of the attribute said
     before it (亩均税收…余姚（35.6万元）gives no 亩均增加值 of 余姚); 多少处 counts 处."""
-    matcher = TermMatcher(shared_tokenizer)
-
-    def value(question: str, sentence: str) -> str:
-        return short_answer(analyse(question, shared_tokenizer), sentence, matcher, "桐庐")
 
     institutes = "新增省级企业研究院3家，省级高新技术企业研究开发中心5家。"
-    assert value("桐庐有多少家省级高新技术企业？", institutes) == ""
+    assert value_in(shared_tokenizer, "桐庐有多少家省级高新技术企业？", institutes) == ""
     champions = "其中，国家级单项冠军3家、宁波市单项冠军4家。"
-    assert value("桐庐有几家国家级单项冠军企业？", champions) == "3家"
+    assert value_in(shared_tokenizer, "桐庐有几家国家级单项冠军企业？", champions) == "3家"
     firms = "到2017年，全县年产值超亿元企业422家，其中50-100亿元企业5家（甲集团、乙股份）。"
-    assert value("甲集团2017年的产值是多少？", firms) == ""
+    assert value_in(shared_tokenizer, "甲集团2017年的产值是多少？", firms) == ""
     mu = (
         "亩均税收33.8万元，低于建德（84.9万元）、富阳（35.6万元），"
         "亩均增加值92.2万元，低于建德（166.5万元）。"
     )
-    assert value("富阳的亩均增加值是多少？", mu) == ""
-    assert value("富阳的亩均税收是多少？", mu) == "35.6万元"
-    assert value("建德的亩均增加值是多少？", mu) == "166.5万元"
+    assert value_in(shared_tokenizer, "富阳的亩均增加值是多少？", mu) == ""
+    assert value_in(shared_tokenizer, "富阳的亩均税收是多少？", mu) == "35.6万元"
+    assert value_in(shared_tokenizer, "建德的亩均增加值是多少？", mu) == "166.5万元"
     bases = "目前，全县已在城乡搭建3000余处实践基地、190个网络平台。"
-    assert value("桐庐在城乡搭建了多少处实践基地？", bases) == "3000余处"
+    assert value_in(shared_tokenizer, "桐庐在城乡搭建了多少处实践基地？", bases) == "3000余处"
 
 
 def test_which_n_things_asks_a_list_and_a_contents_line_loses_its_page(shared_tokenizer):
@@ -712,26 +713,25 @@ def test_values_of_a_respectively_in_parentheses_and_of_the_asked_kind(shared_to
     """分别是2003年（200亿元、90亿元）: the value in the place of the one said for the asked
     words; 多少亿元 takes only an amount in 元 (not 2019 of an event's name); a gap in 百分点
     is no value of an amount (低于宁波市平均10个百分点 for 宁波市…增加值)."""
-    matcher = TermMatcher(shared_tokenizer)
-
-    def value(question: str, sentence: str) -> str:
-        return short_answer(analyse(question, shared_tokenizer), sentence, matcher, "桐庐")
 
     pair = (
         "2017年全县工业总产值达到800亿元，其中规模以上企业产值500亿元，"
         "分别是2003年（200亿元、90亿元）的4倍、5.6倍。"
     )
-    assert value("2003年桐庐工业总产值是多少？", pair) == "200亿元"
-    assert value("2003年桐庐规模以上企业产值是多少？", pair) == "90亿元"
+    assert value_in(shared_tokenizer, "2003年桐庐工业总产值是多少？", pair) == "200亿元"
+    assert value_in(shared_tokenizer, "2003年桐庐规模以上企业产值是多少？", pair) == "90亿元"
     event = "成功举办2019桐庐-深圳投资合作对接会，签约城北新材料产业园等项目。"
-    assert value("城北新材料产业园的总投资是多少亿元？", event) == ""
+    assert value_in(shared_tokenizer, "城北新材料产业园的总投资是多少亿元？", event) == ""
     gap = (
         "2017年战略性新兴产业增加值仅有27.9亿元，"
         "增幅和占比分别低于杭州市平均10个百分点和17.3个百分点。"
     )
-    assert value("2017年杭州市战略性新兴产业增加值是多少？", gap) == ""
+    assert value_in(shared_tokenizer, "2017年杭州市战略性新兴产业增加值是多少？", gap) == ""
     assert (
-        value("2017年桐庐战略性新兴产业增加值增幅低于杭州市平均多少个百分点？", gap) == "10个百分点"
+        value_in(
+            shared_tokenizer, "2017年桐庐战略性新兴产业增加值增幅低于杭州市平均多少个百分点？", gap
+        )
+        == "10个百分点"
     )
 
 
@@ -743,6 +743,26 @@ def test_the_subjects_own_level_is_the_level_said_in_its_report(shared_tokenizer
     gaps = support_of(shared_tokenizer, "2017年桐庐县级在建工业投资项目有多少只？",
                       "2017年省级在建工业投资项目36只。").gaps  # fmt: skip
     assert [g.kind for g in gaps if g.kind == "level"] == ["level"]
+
+
+def test_a_count_of_a_phrase_needs_the_phrase_and_now_asks_nothing(shared_tokenizer):
+    """几家高新技术企业 of a sentence that names 高新技术 only in another name (…高新技术产业开发区
+    …26家企业) gives no count; a long last word is enough of the phrase (…190个网络平台 for 文明
+    实践网络平台), and the phrase's last noun may be left out (20多项企业 for 企业事项);
+    现在/目前 are no words the evidence must hold."""
+
+    park = "2009年启动建设的桐庐高新技术产业开发区，目前已有26家企业正式投产。"
+    assert value_in(shared_tokenizer, "桐庐有多少家高新技术企业？", park) == ""
+    assert (
+        value_in(shared_tokenizer, "桐庐有多少家高新技术企业？", "其中高新技术企业153家。")
+        == "153家"
+    )
+    bases = "全县已在城乡搭建3000余处实践基地、190个网络平台。"
+    assert value_in(shared_tokenizer, "桐庐在网上搭建了多少个文明实践网络平台？", bases) == "190个"
+    items = "目前，在“政务E站”服务项目中，有20多项企业可以办理。"  # the phrase's last noun left out
+    assert value_in(shared_tokenizer, "“政务E站”里有多少项企业事项可以办理？", items) == "20多项"
+    frame = analyse("桐庐上市企业现在总共有多少家？", shared_tokenizer)
+    assert "现在" not in frame.attribute + frame.left
 
 
 def test_a_where_answer_is_the_whole_place_phrase(shared_tokenizer):
@@ -757,15 +777,10 @@ def test_a_where_answer_is_the_whole_place_phrase(shared_tokenizer):
 def test_a_value_follows_the_clause_that_holds_the_questions_words(shared_tokenizer):
     """The asked word (项目) stands three times: the value is the one after the clause with
     the question's other words and number (建成投产5亿元以上项目8个), not the first."""
-    matcher = TermMatcher(shared_tokenizer)
     sentence = "全年签约产业项目30个，开工建设10亿元以上项目12个，建成投产5亿元以上项目8个。"
-
-    def value(question: str) -> str:
-        return short_answer(analyse(question, shared_tokenizer), sentence, matcher)
-
-    assert value("桐庐建成投产5亿元以上项目多少个？") == "8个"
-    assert value("桐庐开工建设10亿元以上项目多少个？") == "12个"
-    assert value("桐庐签约产业项目多少个？") == "30个"
+    assert value_in(shared_tokenizer, "桐庐建成投产5亿元以上项目多少个？", sentence) == "8个"
+    assert value_in(shared_tokenizer, "桐庐开工建设10亿元以上项目多少个？", sentence) == "12个"
+    assert value_in(shared_tokenizer, "桐庐签约产业项目多少个？", sentence) == "30个"
 
 
 def test_a_what_answer_is_the_span_in_the_clause_before_the_words_after_it(shared_tokenizer):
