@@ -16,6 +16,7 @@ from .grounding import (
     NUMERAL_END,
     TermMatcher,
     phrase_starts,
+    said_numbers,
     strip_place_suffix,
     values_of,
 )
@@ -279,7 +280,7 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
         ranks = lx.RANK.findall(sentence)
         return ranks[0] if ranks else ""
     found = respectively(frame, sentence) or comparison(frame, sentence, subject)
-    if found.endswith("百分点") and not lx.ASKS_RATE.search(frame.question):
+    if _unasked_gap(found, frame):
         return ""  # 低于宁波市平均10个百分点: a gap of rates, no 增加值 of 宁波
     if found or named_in(frame, sentence, subject):
         return found
@@ -310,7 +311,7 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
         and (frame.unit or not _ARTICLE.fullmatch(m.group()))
     ]
     if frame.unit:
-        spans = [m for m in spans if not _counts_another(sentence, m, frame, matcher)]
+        spans = [m for m in spans if not _counts_other_noun(sentence, m, frame, matcher, "after")]
         if not spans:
             return ""
     after = [m for m in spans if m.start() >= at]
@@ -319,15 +320,15 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
         chosen = _paired_in_parens(frame, sentence, chosen, spans)
     if chosen is not None and not lx.ASKS_BEFORE.search(frame.question):
         chosen = _changed_to(sentence, chosen, spans)
-    if (
-        chosen is not None
-        and chosen.group().endswith("百分点")
-        and not lx.ASKS_RATE.search(frame.question)
-    ):
+    if chosen is not None and _unasked_gap(chosen.group(), frame):
         return ""
     if chosen is not None and _counts_kind_of(sentence, chosen, _counted_words(frame, subject)):
         return ""
-    if chosen is not None and not frame.unit and _counts_before(sentence, chosen, frame, matcher):
+    if (
+        chosen is not None
+        and not frame.unit
+        and _counts_other_noun(sentence, chosen, frame, matcher, "before")
+    ):
         return ""  # 产值 asked, 年产值超亿元企业422家 written: a count of 企业, not a 产值
     return (
         _with_range(sentence, chosen, _with_prefix(sentence, chosen, frame.question))
@@ -336,13 +337,18 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
     )
 
 
+def _unasked_gap(value: str, frame: Frame) -> bool:
+    """A value in 百分点 is a difference of rates: no answer to a question about an amount."""
+    return value.endswith("百分点") and not lx.ASKS_RATE.search(frame.question)
+
+
 def _number_unbound(frame: Frame, sentence: str) -> bool:
     """10亿元以上企业有多少家: the question's number belongs to the words after it, up to the
     attribute (10亿元以上); a sentence with those words but never after that number
     (100-200亿元以上, 500亿元以上) counts other things."""
     question = fold(frame.question)
     for number in frame.numbers:
-        for m in re.finditer(rf"(?<![\d.]){re.escape(number)}(?![\d.])", question):
+        for m in said_numbers(question, number):
             rest = question[m.end() :]
             hits = sorted((rest.find(w), w) for w in frame.attribute if w in rest)
             if not hits:
@@ -397,26 +403,22 @@ def _counts_kind_of(sentence: str, m: re.Match, asked: list[str]) -> bool:
     )
 
 
-def _counts_before(sentence: str, m: re.Match, frame: Frame, matcher: TermMatcher) -> bool:
-    """A count (422家) right after a noun that is not what the question asks of counts that."""
-    if not lx.COUNT_END.match(m.group()):
+def _counts_other_noun(
+    sentence: str, m: re.Match, frame: Frame, matcher: TermMatcher, side: str
+) -> bool:
+    """A value beside a noun the question does not ask of is a value of that noun: the noun its
+    measure word joins (四个轮子, side "after") or the noun a count follows (企业422家 for a
+    产值, side "before")."""
+    if side == "before":
+        if not lx.COUNT_END.match(m.group()):
+            return False
+        tagged = matcher.tokenizer.tagged(sentence[max(0, m.start() - 8) : m.start()])[-1:]
+    else:
+        after = sentence[m.end() : m.end() + 8]
+        tagged = matcher.tokenizer.tagged(after)[:1] if re.match(r"[\u4e00-\u9fff]", after) else []
+    if not tagged:
         return False
-    before = matcher.tokenizer.tagged(sentence[max(0, m.start() - 8) : m.start()])
-    if not before:
-        return False
-    word, flag = before[-1]
-    asked = frame.attribute + frame.counted
-    return (
-        flag.startswith("n") and len(word) >= 2 and not any(a in word or word in a for a in asked)
-    )
-
-
-def _counts_another(sentence: str, m: re.Match, frame: Frame, matcher: TermMatcher) -> bool:
-    """四个轮子: a count its measure word joins to a noun (not the asked one) counts that."""
-    after = sentence[m.end() : m.end() + 8]
-    if not re.match(r"[\u4e00-\u9fff]", after):
-        return False
-    word, flag = matcher.tokenizer.tagged(after)[0]
+    word, flag = tagged[0]
     asked = frame.attribute + frame.counted
     return (
         flag.startswith("n") and len(word) >= 2 and not any(a in word or word in a for a in asked)

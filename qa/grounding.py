@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from . import lexicon as lx
@@ -213,12 +213,18 @@ def said_otherwise(verb: str, text: str, matcher: TermMatcher) -> bool:
     )
 
 
+def said_numbers(question: str, number: str) -> Iterator[re.Match]:
+    """Where the (folded) question says ``number`` as a number of its own: not part of a longer
+    figure (11,000), a code (A380) or a time (44年, 8月: said in many ways, the year checks see
+    to them)."""
+    pattern = rf"(?<![\d.,A-Za-z]){re.escape(number)}(?![\d.,]|年|月|日|号)"
+    return re.finditer(pattern, fold(question))
+
+
 def question_number(question: str, number: str) -> str:
     """The number as the question says it, with its magnitude and unit (5000亿元); "" where
-    it is part of a longer figure (11,000), a code (A380) or a time (44年, 8月: said in many
-    ways, the year checks see to them)."""
-    pattern = rf"(?<![\d.,A-Za-z]){re.escape(number)}(?![\d.,]|年|月|日|号)"
-    for m in re.finditer(pattern, fold(question)):
+    the question never says it as a number of its own (see said_numbers)."""
+    for m in said_numbers(question, number):
         value = lx.VALUE.match(fold(question), m.start())
         return value.group() if value else number
     return ""

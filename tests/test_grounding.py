@@ -676,27 +676,55 @@ def test_a_number_in_the_question_binds_the_words_after_it(shared_tokenizer):
     assert short_answer(frame, "年产值10亿元以上企业仅15家。", matcher) == "15家"
 
 
-def test_a_value_belongs_to_what_the_sentence_says_it_of(shared_tokenizer):
-    """The level's value must be of the asked words (省级企业研究院3家 is no count of 省级高新
-    技术企业; 国家级单项冠军3家 is one of 国家级单项冠军企业); a count right after another noun
-    (年产值超亿元企业422家) is no 产值; a compared place's value is of the attribute said
-    before it (亩均税收…余姚（35.6万元）gives no 亩均增加值 of 余姚); 多少处 counts 处."""
+_INSTITUTES = "新增省级企业研究院3家，省级高新技术企业研究开发中心5家。"
+_FIRMS = "到2017年，全县年产值超亿元企业422家，其中50-100亿元企业5家（甲集团、乙股份）。"
+_MU = (
+    "亩均税收33.8万元，低于建德（84.9万元）、富阳（35.6万元），"
+    "亩均增加值92.2万元，低于建德（166.5万元）。"
+)
+_PAIR = (
+    "2017年全县工业总产值达到800亿元，其中规模以上企业产值500亿元，"
+    "分别是2003年（200亿元、90亿元）的4倍、5.6倍。"
+)
+_GAP = (
+    "2017年战略性新兴产业增加值仅有27.9亿元，增幅和占比分别低于杭州市平均10个百分点和17.3个百分点。"
+)
 
-    institutes = "新增省级企业研究院3家，省级高新技术企业研究开发中心5家。"
-    assert value_in(shared_tokenizer, "桐庐有多少家省级高新技术企业？", institutes) == ""
-    champions = "其中，国家级单项冠军3家、宁波市单项冠军4家。"
-    assert value_in(shared_tokenizer, "桐庐有几家国家级单项冠军企业？", champions) == "3家"
-    firms = "到2017年，全县年产值超亿元企业422家，其中50-100亿元企业5家（甲集团、乙股份）。"
-    assert value_in(shared_tokenizer, "甲集团2017年的产值是多少？", firms) == ""
-    mu = (
-        "亩均税收33.8万元，低于建德（84.9万元）、富阳（35.6万元），"
-        "亩均增加值92.2万元，低于建德（166.5万元）。"
-    )
-    assert value_in(shared_tokenizer, "富阳的亩均增加值是多少？", mu) == ""
-    assert value_in(shared_tokenizer, "富阳的亩均税收是多少？", mu) == "35.6万元"
-    assert value_in(shared_tokenizer, "建德的亩均增加值是多少？", mu) == "166.5万元"
-    bases = "目前，全县已在城乡搭建3000余处实践基地、190个网络平台。"
-    assert value_in(shared_tokenizer, "桐庐在城乡搭建了多少处实践基地？", bases) == "3000余处"
+
+@pytest.mark.parametrize(
+    "question, sentence, expected",
+    [
+        # a level's value must be of the asked words: 省级企业研究院3家 is no 省级高新技术企业
+        ("桐庐有多少家省级高新技术企业？", _INSTITUTES, ""),
+        ("桐庐有几家国家级单项冠军企业？", "其中，国家级单项冠军3家、宁波市单项冠军4家。", "3家"),
+        # a count right after another noun (企业422家) is no 产值
+        ("甲集团2017年的产值是多少？", _FIRMS, ""),
+        # a compared place's value is of the attribute said before it
+        ("富阳的亩均增加值是多少？", _MU, ""),
+        ("富阳的亩均税收是多少？", _MU, "35.6万元"),
+        ("建德的亩均增加值是多少？", _MU, "166.5万元"),
+        # 多少处 counts 处
+        (
+            "桐庐在城乡搭建了多少处实践基地？",
+            "目前，全县已在城乡搭建3000余处实践基地、190个网络平台。",
+            "3000余处",
+        ),
+        # 分别是2003年（200亿元、90亿元）: the value placed as the one said for the asked words
+        ("2003年桐庐工业总产值是多少？", _PAIR, "200亿元"),
+        ("2003年桐庐规模以上企业产值是多少？", _PAIR, "90亿元"),
+        # 多少亿元 takes only an amount in 元, not 2019 of an event's name
+        (
+            "城北新材料产业园的总投资是多少亿元？",
+            "成功举办2019桐庐-深圳投资合作对接会，签约城北新材料产业园等项目。",
+            "",
+        ),
+        # a gap in 百分点 is no value of an amount, only of a gap
+        ("2017年杭州市战略性新兴产业增加值是多少？", _GAP, ""),
+        ("2017年桐庐战略性新兴产业增加值增幅低于杭州市平均多少个百分点？", _GAP, "10个百分点"),
+    ],
+)
+def test_a_value_is_of_what_the_sentence_says_it_of(shared_tokenizer, question, sentence, expected):
+    assert value_in(shared_tokenizer, question, sentence) == expected
 
 
 def test_which_n_things_asks_a_list_and_a_contents_line_loses_its_page(shared_tokenizer):
@@ -707,32 +735,6 @@ def test_which_n_things_asks_a_list_and_a_contents_line_loses_its_page(shared_to
     assert short_answer(frame, sentence, matcher) == "华联科技、远大股份、东方电器"
     frame = analyse("《桐庐教育三十年》一文是哪个部门写的？", shared_tokenizer)
     assert "\t" not in short_answer(frame, "桐庐教育三十年\t县教育局\t(212)", matcher)
-
-
-def test_values_of_a_respectively_in_parentheses_and_of_the_asked_kind(shared_tokenizer):
-    """分别是2003年（200亿元、90亿元）: the value in the place of the one said for the asked
-    words; 多少亿元 takes only an amount in 元 (not 2019 of an event's name); a gap in 百分点
-    is no value of an amount (低于宁波市平均10个百分点 for 宁波市…增加值)."""
-
-    pair = (
-        "2017年全县工业总产值达到800亿元，其中规模以上企业产值500亿元，"
-        "分别是2003年（200亿元、90亿元）的4倍、5.6倍。"
-    )
-    assert value_in(shared_tokenizer, "2003年桐庐工业总产值是多少？", pair) == "200亿元"
-    assert value_in(shared_tokenizer, "2003年桐庐规模以上企业产值是多少？", pair) == "90亿元"
-    event = "成功举办2019桐庐-深圳投资合作对接会，签约城北新材料产业园等项目。"
-    assert value_in(shared_tokenizer, "城北新材料产业园的总投资是多少亿元？", event) == ""
-    gap = (
-        "2017年战略性新兴产业增加值仅有27.9亿元，"
-        "增幅和占比分别低于杭州市平均10个百分点和17.3个百分点。"
-    )
-    assert value_in(shared_tokenizer, "2017年杭州市战略性新兴产业增加值是多少？", gap) == ""
-    assert (
-        value_in(
-            shared_tokenizer, "2017年桐庐战略性新兴产业增加值增幅低于杭州市平均多少个百分点？", gap
-        )
-        == "10个百分点"
-    )
 
 
 def test_the_subjects_own_level_is_the_level_said_in_its_report(shared_tokenizer):
