@@ -72,6 +72,7 @@ CONCURRENCY = 16  # page events run at once; questions among them share micro-ba
 # answers 128 waiting questions at most and tells the others it is busy (qa/microbatch.py)
 CACHE_CLEANING = (600, 3600)  # every 10 min, delete uploads older than an hour
 MAX_SOURCES = Settings().top_k
+HARD_UPLOAD_BYTES = 2 * MAX_UPLOAD_BYTES  # no post beyond it; the handler explains the lower one
 CSS = CHAT_CSS
 I18N = gr.I18n(**{locale: GRADIO_ZH for locale in ("zh-CN", "zh", "en")})
 
@@ -151,6 +152,7 @@ def build_demo() -> gr.Blocks:
                 LLM_ANSWERER,
                 LLM.model if LLM else "",
                 BATCHER,
+                ACCESS.editor,
             )
             with gr.Tab("知识库"):
                 build_kb_tab(KB_TAB, demo, chat_tab.kb_info)
@@ -181,7 +183,7 @@ def build_app():
                 get_batcher=BATCHER,  # extractive /v1 questions share /ask's micro-batches
             )
         ],
-        max_file_size=2 * MAX_UPLOAD_BYTES,  # hard limit; the handler explains the 5 MB one
+        max_file_size=HARD_UPLOAD_BYTES,  # hard limit; the handler explains the 5 MB one
         theme=gr.themes.Soft(),
         css=CSS,
         head=HEAD,
@@ -192,6 +194,7 @@ def build_app():
         quota=UploadQuota(),
         exempt=lambda request: bool(ACCESS.editor(request)),
         proxies=PROXIES,
+        max_bytes=HARD_UPLOAD_BYTES,
     )
     return server
 

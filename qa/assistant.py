@@ -44,7 +44,7 @@ from .retrieval import Retriever
 from .selection import AnswerSelector
 from .store import MANIFEST, IndexMismatch, KnowledgeBase, load, read_manifest, save
 from .subjects import ensure_subjects, opening
-from .text import Tokenizer
+from .text import Tokenizer, plain_text
 from .vocabulary import load_vocabulary
 
 log = logging.getLogger(__name__)
@@ -55,10 +55,11 @@ MAX_QUESTION_CHARS = 500
 
 
 def check_question(question: object, max_chars: int = MAX_QUESTION_CHARS) -> str:
-    """The question stripped, or ``QuestionError`` with a message for the user."""
-    if not isinstance(question, str) or not question.strip():
+    """The question as plain text (no markup, escapes or control characters) and stripped,
+    or ``QuestionError`` with a message for the user."""
+    question = plain_text(question).strip() if isinstance(question, str) else ""
+    if not question:
         raise QuestionError("问题为空：请输入一个问题。")
-    question = question.strip()
     if len(question) > max_chars:
         raise QuestionError(f"问题太长（{len(question)} 字），请控制在 {max_chars} 字以内。")
     return question

@@ -272,10 +272,20 @@ def _only_asked(text: str, frame: Frame) -> bool:
     return len(text) <= 4
 
 
+def asks_share(frame: Frame) -> bool:
+    """占多大比重 / 多大比例: a percentage or a fraction answers, no amount (2072.3亿元)."""
+    return bool(frame.attribute) and frame.attribute[-1] in lx.SHARE_WORDS
+
+
 def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: str = "") -> str:
-    """A value of the asked kind. When the sentence names another place or organisation the
-    question asks about, only a value bound to that name will do (乙县（12.5万元）,
-    甲、乙分别有12家、7家): any other number there belongs to someone else."""
+    """A value of the asked kind (a share for 多大比重). When the sentence names another place
+    or organisation the question asks about, only a value bound to that name will do
+    (乙县（12.5万元）, 甲、乙分别有12家、7家): any other number there belongs to someone else."""
+    found = _number_answer(frame, sentence, matcher, subject)
+    return "" if found and asks_share(frame) and not lx.SHARE.search(found) else found
+
+
+def _number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: str) -> str:
     if frame.rank:
         ranks = lx.RANK.findall(sentence)
         return ranks[0] if ranks else ""
@@ -288,8 +298,10 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
         return ""
     by_level = level_value(frame, sentence)
     if by_level is not None:
-        return by_level
+        return "" if _place_qualifies_another(frame, sentence, by_level, subject) else by_level
     found = adjacent_count(frame, sentence, subject)
+    if found and _place_qualifies_another(frame, sentence, found, subject):
+        return ""
     if found or names_counted(frame, sentence, subject):
         return found  # "" where the sentence counts something else (counts_elsewhere)
     counted = counted_value(frame, sentence)
@@ -309,6 +321,7 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
         for m in values_of(sentence, frame.unit)
         if _not_question_number(m.group(), frame)
         and (frame.unit or not _ARTICLE.fullmatch(m.group()))
+        and (not asks_share(frame) or lx.SHARE.search(m.group()))
     ]
     if frame.unit:
         spans = [m for m in spans if not _counts_other_noun(sentence, m, frame, matcher, "after")]
@@ -335,6 +348,24 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
         if chosen
         else ""
     )
+
+
+def _place_qualifies_another(frame: Frame, sentence: str, value: str, subject: str) -> bool:
+    """宁波市有几家国家级单项冠军企业 of …国家级单项冠军3家、宁波市单项冠军4家: where the
+    asked place (not the document's subject) stands in the sentence right before what the
+    question counts, it names a kind of its own (宁波市单项冠军), and a value outside that
+    item of the list (3家) counts another kind."""
+    counted = [w for w in frame.counted if strip_place_suffix(w) != subject]
+    for place in frame.places:
+        if len(place) < 2 or strip_place_suffix(place) == subject or place in counted:
+            continue
+        for m in re.finditer(re.escape(place), sentence):
+            if any(sentence.startswith(w, m.end()) for w in counted):
+                start = max(sentence.rfind(c, 0, m.start()) for c in "、，,；;。") + 1
+                ends = [e for e in (sentence.find(c, m.end()) for c in "、，,；;。") if e >= 0]
+                if value not in sentence[start : min(ends, default=len(sentence))]:
+                    return True
+    return False
 
 
 def _unasked_gap(value: str, frame: Frame) -> bool:
@@ -668,6 +699,11 @@ def name_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     return before
 
 
+def _leads_with_verb(span: str, matcher: TermMatcher) -> bool:
+    tagged = matcher.tokenizer.tagged(span)
+    return bool(tagged) and tagged[0][1].startswith("v")
+
+
 def _dotted(tagged: list[tuple[str, str]], k: int) -> str:
     """The name at ``k`` with the parts a middle dot joins to it (约翰·奥利弗, 玛西娅·麦克
     纳特: a transliteration jieba cuts into name pieces)."""
@@ -697,13 +733,23 @@ def _place_run(tagged: list[tuple[str, str]], k: int) -> str:
 
 
 def typed_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
-    """哪个朝代 / 哪一条河 / 什么症状: the asked type is named after the question word, and
-    the answer is a noun of that type, which shares a character with it (宋朝, 淡水河,
-    重抑症) and is not a word of the question; with the nouns just before it (纳粹|集中营).
+    """哪个朝代 / 哪一条河 / 什么症状 / 哪个小镇: the asked type is named after the question
+    word, and the answer is a noun of that type, which shares a character with it (宋朝,
+    淡水河, 重抑症) or ends in it (分水妙笔小镇), and is not a word of the question; with the
+    nouns just before it (纳粹|集中营).
     "" when the question names no type or no such noun is there."""
-    if not frame.attribute or frame.attribute[-1] not in frame.right:
+    typed = frame.attribute[-1] if frame.attribute and frame.attribute[-1] in frame.right else ""
+    named = (  # 建设哪个小镇: a name ending in the noun after the question word
+        frame.right[0]
+        if not typed
+        and frame.right
+        and len(frame.right[0]) >= 2
+        and lx.ASKS_WHICH.search(frame.question)
+        else ""
+    )
+    kind = typed or named
+    if not kind:
         return ""
-    kind = frame.attribute[-1]
     question = frame.question
     run: list[str] = []
     for word, flag in matcher.tokenizer.tagged(sentence):
@@ -712,6 +758,10 @@ def typed_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
             run = []
             continue
         run.append(word)
+        if named:
+            if word == named and any(w not in question for w in run[:-1]):
+                return "".join(run)  # 分水|妙笔|小镇
+            continue
         if len(word) >= 2 and word not in question and set(word) & set(kind) and word != kind:
             phrase = "".join(w for w in run if w not in question or w == word)
             return phrase if phrase.endswith(word) else word
@@ -894,6 +944,8 @@ def short_answer(
             and not _LIST_BREAK.search(gap)
         )
         span = gap if whole or not name else name  # 落户环杭州湾智能产业园: the whole place
+        if not name and frame.kind == "person" and _leads_with_verb(gap, matcher):
+            span = ""  # …负责人称赞道: no name follows, and 称赞道 is none
     elif not plain and lx.DEFINITION_ASK.match(frame.question) and not frame.left:
         span = definition_answer(frame, folded)
     else:

@@ -5,9 +5,11 @@ itself is replaced wholesale each time the index is saved, so a file inside it w
 Each record is written with a single ``O_APPEND`` write under a lock, so lines never
 interleave; the file stops growing at ``MAX_FEEDBACK_BYTES`` (``FeedbackFull``).
 
-A helpful answer also carries gold fields (``answers``, ``evidence`` or ``answerable``), so
+An editor's 有帮助 also carries gold fields (``answers``, ``evidence`` or ``answerable``), so
 ``python -m qa eval index-feedback.jsonl`` re-checks that the knowledge base still answers
-what readers confirmed; rows marked wrong carry no gold and are left out of the scores.
+what editors confirmed. Any visitor may leave feedback, but a visitor's vote is only a vote:
+it carries no gold (``by`` is ""), so an anonymous 有帮助 can never make a wrong answer a
+reference one; rows without gold are left out of the scores.
 """
 
 from __future__ import annotations
@@ -48,10 +50,11 @@ def feedback_path(index_dir: str | Path) -> Path:
 
 
 def feedback_record(
-    answer: Answer, verdict: str, comment: str = "", now: datetime | None = None
+    answer: Answer, verdict: str, comment: str = "", now: datetime | None = None, by: str = ""
 ) -> dict:
     """The line written for ``verdict`` on ``answer``: what was asked, shown and cited, the
-    reader's comment, and for a helpful reply the gold fields ``qa eval`` reads."""
+    reader's comment, who gave it (``by``: the editor's name, "" for a visitor), and for a
+    reply an editor found helpful the gold fields ``qa eval`` reads."""
     if verdict not in VERDICTS:
         raise FeedbackError(f"未知的反馈类型：{verdict}")
     comment = (comment or "").strip()
@@ -61,6 +64,7 @@ def feedback_record(
     record = {
         "time": when,
         "verdict": verdict,
+        "by": by,
         "comment": comment,
         "question": answer.question,
         "query": answer.query,
@@ -70,7 +74,7 @@ def feedback_record(
         "confidence": round(answer.confidence, 4),
         "citations": [c.to_json() for c in answer.citations],
     }
-    if verdict == HELPFUL:
+    if verdict == HELPFUL and by:
         record |= gold_fields(answer)
     return record
 
@@ -123,5 +127,5 @@ def read_feedback(path: str | Path) -> list[dict]:
 
 
 def is_unjudged_feedback(fields: dict) -> bool:
-    """A feedback row without gold (marked wrong): ``qa eval`` leaves it out."""
+    """A feedback row without gold (marked wrong, or a visitor's): ``qa eval`` leaves it out."""
     return "verdict" in fields and "answers" not in fields and "answerable" not in fields

@@ -31,6 +31,8 @@ REASONS = {
     "number": "资料中没有提到“{term}”。",
     "value": "资料中没有给出“{term}”的具体数值。",
     "names": "资料中只给出了“{term}”的数量，没有列出具体是哪些。",
+    "which": "资料中没有指明是哪一个“{term}”。",
+    "person": "资料中没有给出“{term}”是谁。",
     "event": "资料中没有提到“{term}”的时间。",
     "attribute": "资料中没有关于“{term}”的内容。",
     "type": "资料中没有关于“{term}”的内容。",
@@ -51,6 +53,8 @@ HARD_GAPS = (
     "number",
     "value",
     "names",
+    "which",
+    "person",
     "event",
     "attribute",
 )  # not "type"
@@ -350,6 +354,8 @@ def ground(
     whole_text = window + passage
     passage_cov = sum(weight(t) for t in required if present(t, whole_text)) / total
     attribute = frame.attribute
+    if attribute and attribute[-1] in lx.SHARE_WORDS and lx.SHARE.search(sentence):
+        attribute = attribute[:-1]  # 多大比例用于工业 of …指标的35%用于工业: the share is said
     attribute_cov = (
         sum(1 for t in attribute if matcher.found(t, sentence)) / len(attribute)
         if attribute

@@ -17,7 +17,12 @@ ASKS_LIST = re.compile(
 ASKS_REASON = re.compile(r"为什么|为何|怎么|如何|怎样")
 ASKS_YEAR = re.compile(r"[公西]元[几哪]一?年|哪[一]?年|何年|什么时候|何时|哪个年份|什么年份|哪年")
 ASKS_NUMBER = re.compile(r"多少|第几|几[^乎何]|几$|多[大高长重远久宽深]|比例|百分之几|排名")
-ASKS_PERSON = re.compile(r"谁|什么人|哪[一]?位|哪[一个]?个?人")
+# …负责人叫什么名字: a word ending in an agent suffix (人, 者, 长, 员, 师) asks a person's name
+ASKS_PERSON = re.compile(
+    r"谁|什么人|哪[一]?位|哪[一个]?个?人|[人者长员师]的?(?:(?:名字|姓名)(?:叫|是)?|叫)(?:什么|啥)"
+)
+# 哪个小镇 / 哪家企业: one thing of a kind is asked, so a name must answer it (not a sentence)
+ASKS_WHICH = re.compile(r"哪[一]?[个家座项种所条部款只]")
 ASKS_PLACE = re.compile(
     r"哪里|哪儿|什么地方|何处|何地|哪[一个]{0,2}(?:县市|地区|地方|城市|国家|边|"
     r"[省市县区镇乡村国州洲](?![场长民委政级]))"
@@ -34,6 +39,8 @@ QUESTION_WORD = re.compile(
 )
 # A question word jieba glued to the noun after it (哪些地方, 多少钱): split off; 什么样 stays
 QUESTION_WORD_PREFIX = re.compile(r"^(?:哪些|哪个|哪种|哪里|什么(?!样)|多少)(?=[\u4e00-\u9fff])")
+# …and one glued to the word before it (指标中多大 tagged a place): split off
+QUESTION_WORD_SUFFIX = re.compile(r"(?<=[\u4e00-\u9fff])(?:多大|多少|多高|多长|多久)$")
 # Measure words and units that follow a number (a number's "unit").
 MEASURE = (
     "个百分点|百分点|个|家|项|件|人|名|位|所|座|处|条|倍|种|批|届|次|辆|台|套|户|亩|吨|年|月|天|岁|元|"
@@ -50,6 +57,9 @@ COUNT_END = re.compile(COUNT.pattern + "$")
 ASKS_KINDS = re.compile(r"哪[些几两三四五六七八九十]*(?:类|种|方面|领域|层次|级别|类型)|什么类型")
 # A value in 百分点 is a difference of rates: it answers only a question about a rate or a gap.
 ASKS_RATE = re.compile(r"百分点|增幅|增速|涨幅|降幅|比重|占比|率|差距|高出|低于|高于|多出|少了")
+# Words that ask a share (多大比例, 占比多少): a percentage or a fraction says one without them
+SHARE_WORDS = frozenset("比例 比重 占比 份额".split())
+SHARE = re.compile(r"\d(?:\.\d+)?\s*[%％]|百分之|分之[一二两三四五六七八九十\d]")
 UNIT_QUESTION = re.compile(rf"(?:多少|几)[十百千万亿]*({MEASURE})")  # 多少亿元: 元
 # A number with its magnitude and unit: 512.6亿元, 3.2万家, 20多项, 8.5万元/人, 6.1%; or a
 # fraction: 三分之一, 1/3.
@@ -109,6 +119,11 @@ LINK_WORDS = frozenset(
     "是 有 为 的 了 达到 达 共 共有 总共 一共 约 大约 在 排 位居 居 叫 叫做 称为 "
     "超过 超 逾 突破 至少 最多 占 占有 需要 需 花 花费 百分之".split()
 )  # …and the bound or share said before a number (至少超过|多少, 占|百分之|多少)
+# Verbs that say a total, a getting or a place in a ranking, not a change (增长, 减少 are
+# asked values of their own): 总产值合计达到多少 asks the 总产值
+TOTAL_WORDS = frozenset(
+    "合计 共计 总计 累计 加在一起 加起来 一起 拿到 获得 取得 得到 拥有 位列 名列 排在 列".split()
+)
 # A link character right before the question word (…的人为谁, 经营方是谁, 会因什么): the
 # question is tagged apart there, or jieba joins it to the noun (人为, 方是, 会因).
 LINK_BEFORE_QUESTION = re.compile(
@@ -116,7 +131,7 @@ LINK_BEFORE_QUESTION = re.compile(
 )
 # Nouns that stand for the answer or its time, saying nothing of their own (什么东西,
 # 什么时候, 多少时间, 西元几年): no evidence has to hold them.
-PLACEHOLDER_WORDS = frozenset("东西 事情 时候 时间 地方 样子 西元 公元".split())
+PLACEHOLDER_WORDS = frozenset("东西 事情 时候 时间 地方 样子 西元 公元 名字 姓名 名称".split())
 # Words for "now" (慈溪上市企业现在有多少家): the time of the text itself, asked of no evidence.
 NOW_WORDS = frozenset("现在 目前 当前 如今 眼下 现今 至今 迄今".split())
 # Words of phase and manner before a verb (开始担任, 首次举办): the event is the verb after them.

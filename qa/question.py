@@ -80,14 +80,18 @@ def _merge_places(tagged: list[tuple[str, str]]) -> list[tuple[str, str]]:
 def _split_question_words(
     tagged: list[tuple[str, str]], tokenizer: Tokenizer
 ) -> list[tuple[str, str]]:
-    """哪些地方 as 哪些|地方: the question word apart from the noun jieba glued to it."""
+    """哪些地方 as 哪些|地方, 指标中多大 as 中|多大: the question word apart from the word
+    jieba glued it to."""
     out: list[tuple[str, str]] = []
     for word, flag in tagged:
         m = lx.QUESTION_WORD_PREFIX.match(word)
-        if m is None:
-            out.append((word, flag))
-        else:
+        end = lx.QUESTION_WORD_SUFFIX.search(word) if m is None else None
+        if m is not None:
             out += [(m.group(), "r"), *tokenizer.tagged(word[m.end() :])]
+        elif end is not None:
+            out += [*tokenizer.tagged(word[: end.start()]), (end.group(), "m")]
+        else:
+            out.append((word, flag))
     return out
 
 
@@ -256,6 +260,7 @@ def _attribute(tagged, cut: int, content, names: set[str], levels=()) -> tuple[s
     i = cut - 1
     while i >= 0 and (  # over 是/达到/排, 在全省, 2017年: 总额在全省排第几 → 总额
         tagged[i][0] in lx.LINK_WORDS
+        or tagged[i][0] in lx.TOTAL_WORDS  # 总产值合计达到, 年产值加在一起是: the noun asks
         or tagged[i][1] in ("uj", "ul", "d", "p", "m", "q")
         or lx.SELF_REFERENCE.fullmatch(tagged[i][0])
         or tagged[i][0] in ("全国", "全球")

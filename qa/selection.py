@@ -159,6 +159,19 @@ class AnswerSelector:
                 # no value of it to show (四个轮子 for 多少个乡镇): the sentence answers nothing
                 gap = Gap("value", bound[0] if bound else asked_term(frame))
                 support = replace(support, gaps=support.gaps + (gap,))
+            if not short and frame.kind == "person":
+                # 负责人叫什么名字 / 谁: a sentence from which no name is pulled names nobody
+                gap = Gap("person", "".join(frame.left[-1:]) or asked_term(frame))
+                support = replace(support, gaps=support.gaps + (gap,))
+            elif (
+                not short
+                and frame.kind not in ("list", "reason")
+                and lx.ASKS_WHICH.search(frame.question)
+            ):
+                # 哪个小镇: a sentence from which no name is pulled names none (the quote
+                # shown in its place would answer nothing)
+                gap = Gap("which", "".join(frame.right[:1]) or asked_term(frame))
+                support = replace(support, gaps=support.gaps + (gap,))
             if short and counts_not_names(frame, short):
                 gap = Gap("names", asked_term(frame))
                 support = replace(support, gaps=support.gaps + (gap,))

@@ -98,8 +98,10 @@ class UploadQuota:
             per = "每小时" if self.window_s == 3600 else f"每 {self.window_s / 60:g} 分钟"
             if files + 1 > self.max_files:
                 return f"{per}最多上传 {self.max_files} 个文件，请稍后再试"
+            mb = self.max_bytes // 1024 // 1024
+            if size > self.max_bytes:  # never allowed, however long one waits
+                return f"文件太大（{size / 1024 / 1024:.1f} MB），{per}最多上传 {mb} MB"
             if used + size > self.max_bytes:
-                mb = self.max_bytes // 1024 // 1024
                 return f"{per}上传总量已达上限（{mb} MB），请稍后再试"
             if sum(u for _, u, _ in self.used.values()) + size > self.total_bytes:
                 return "服务器暂存的上传文件已满，请稍后再试"
@@ -112,11 +114,16 @@ LOOPBACK, PRIVATE = "loopback", "private"  # every loopback / private address
 PROXIES_ENV = "QA_TRUSTED_PROXIES"
 
 
+FORM_OVERHEAD = 64 * 1024  # a multipart post's boundaries and headers around the file
+
+
 class UploadLimit:
     """ASGI middleware capping what one visitor may post to Gradio's upload route (which
     anyone can call without the page): a ``Content-Length`` is required, and each visitor
     (the client address; behind a proxy, the address it last added to ``X-Forwarded-For``)
-    gets ``quota``'s allowance. ``exempt(request)`` (an editor) passes uncounted."""
+    gets ``quota``'s allowance. ``exempt(request)`` (an editor) passes uncounted. A post
+    longer than ``max_bytes`` (Gradio's own file size limit, plus the form's few bytes) is
+    refused for everyone, uncounted, with a message in Chinese (Gradio's is in English)."""
 
     def __init__(
         self,
@@ -124,8 +131,10 @@ class UploadLimit:
         quota: UploadQuota,
         exempt: Callable[[object], bool] | None = None,
         proxies: Proxies = (LOOPBACK,),
+        max_bytes: int | None = None,
     ):
         self.app, self.quota, self.exempt, self.proxies = app, quota, exempt, proxies
+        self.max_bytes = max_bytes
 
     async def __call__(self, scope, receive, send):
         if (
@@ -143,6 +152,9 @@ class UploadLimit:
         problem, status = None, 413
         if not length.isdigit():
             problem, status = "上传需要 Content-Length", 411
+        elif self.max_bytes and int(length) > self.max_bytes + FORM_OVERHEAD:
+            mb = self.max_bytes / 1024 / 1024
+            problem = f"文件太大（{int(length) / 1024 / 1024:.1f} MB），单个文件上限 {mb:g} MB"
         elif not (self.exempt and self.exempt(request)):
             problem = self.quota.take_bytes(who, int(length))
         if problem:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import unicodedata
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +33,26 @@ def _t2s_table() -> dict[int, str]:
         if len(parts) >= 2 and len(parts[0]) == 1 and len(parts[1]) == 1:
             table[ord(parts[0])] = parts[1]
     return table
+
+
+# What a typed or pasted question may carry that is no part of it: terminal colour codes,
+# markup (a script with its content), control and invisible format characters.
+_TERMINAL_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")
+_MARKUP = re.compile(
+    r"<(script|style)\b[^>]*>.*?</\1\s*>|</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def plain_text(text: str) -> str:
+    """``text`` without terminal escapes, markup tags and control or format characters
+    (tabs and newlines become spaces)."""
+    text = _MARKUP.sub("", _TERMINAL_ESCAPE.sub("", text))
+    return "".join(
+        " " if ch in "\t\n\r" else ch
+        for ch in text
+        if ch in "\t\n\r" or unicodedata.category(ch) not in ("Cc", "Cf")
+    )
 
 
 def fold(text: str) -> str:

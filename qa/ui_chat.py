@@ -252,8 +252,10 @@ class ChatHandlers:
         assistant_for: Callable[[gr.Request | None], Assistant] | None = None,
         get_answerer: Callable[[], Answerer] | None = None,
         get_batcher: Callable[[], MicroBatcher] | None = None,
+        editor_of: Callable[[gr.Request | None], str | None] | None = None,
     ):
         self.get_assistant = get_assistant
+        self.editor_of = editor_of  # an editor's feedback is gold for `qa eval`, a visitor's not
         self.assistant_for = assistant_for  # the shared assistant plus a session's own files
         self.get_answerer = get_answerer
         self.get_batcher = get_batcher  # extractive questions answered in batches
@@ -342,7 +344,13 @@ class ChatHandlers:
         path.write_text(conversation_markdown(answers), encoding="utf-8")
         return str(path)
 
-    def feedback(self, target: str, comment: str, answers: list[Answer] | None) -> tuple[str, str]:
+    def feedback(
+        self,
+        target: str,
+        comment: str,
+        answers: list[Answer] | None,
+        request: gr.Request | None = None,
+    ) -> tuple[str, str]:
         """Record ``target`` ("turn:verdict") with ``comment``: (status, comment box)."""
         answers = list(answers or [])
         turn, _, verdict = (target or "").partition(":")
@@ -352,7 +360,8 @@ class ChatHandlers:
         if not assistant_.index_dir:
             return "这个知识库没有保存位置，反馈无法记录。", comment
         try:
-            record = feedback_record(answers[int(turn)], verdict, comment)
+            by = (self.editor_of(request) if self.editor_of else None) or ""
+            record = feedback_record(answers[int(turn)], verdict, comment, by=by)
             append_feedback(feedback_path(assistant_.index_dir), record)
         except FeedbackError as exc:
             return escape(exc), comment
@@ -381,11 +390,13 @@ def build_chat_tab(
     get_answerer: Callable[[], Answerer] | None = None,
     llm_model: str = "",
     get_batcher: Callable[[], MicroBatcher] | None = None,
+    editor_of: Callable[[gr.Request | None], str | None] | None = None,
 ) -> ChatTab:
     """The 问答 tab (inside ``gr.Tabs()``), its events wired; ``max_sources`` bounds the
     number-of-sources setting; ``get_answerer``: LLM mode (``llm_model`` is shown);
-    ``get_batcher``: extractive questions go through the micro-batcher."""
-    handlers = ChatHandlers(get_assistant, assistant_for, get_answerer, get_batcher)
+    ``get_batcher``: extractive questions go through the micro-batcher; ``editor_of``: the
+    editor's name for a request (their feedback is kept as gold), None for a visitor."""
+    handlers = ChatHandlers(get_assistant, assistant_for, get_answerer, get_batcher, editor_of)
     mode = MODE_LABELS["llm"] + f"（{llm_model}）" if get_answerer else MODE_LABELS["extractive"]
     with gr.Tab("问答") as tab:
         with gr.Row(equal_height=False, elem_id="qa-main"):

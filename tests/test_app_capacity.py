@@ -73,7 +73,7 @@ def test_missing_corpus_folder_is_a_clear_start_up_message(tmp_path):
     assert "Traceback" not in run.stderr
 
 
-def _tiny_app(quota, exempt=None, proxies=("loopback",)):
+def _tiny_app(quota, exempt=None, proxies=("loopback",), max_bytes=None):
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
@@ -83,7 +83,7 @@ def _tiny_app(quota, exempt=None, proxies=("loopback",)):
         return PlainTextResponse("ok")
 
     inner = Starlette(routes=[Route("/gradio_api/upload", upload, methods=["POST"])])
-    return UploadLimit(inner, quota, exempt, proxies)
+    return UploadLimit(inner, quota, exempt, proxies, max_bytes)
 
 
 def test_upload_route_is_capped_per_visitor_and_editors_are_exempt():
@@ -105,6 +105,20 @@ def test_upload_route_is_capped_per_visitor_and_editors_are_exempt():
     assert post("1.2.3.4, 10.0.0.9").status_code == 413
     client.cookies.set("editor", "yes")
     assert all(post().status_code == 200 for _ in range(5))
+
+
+def test_a_file_over_the_size_limit_is_told_so_and_not_counted():
+    from starlette.testclient import TestClient
+
+    quota = UploadQuota(max_files=2, max_bytes=300 * 1024)
+    client = TestClient(_tiny_app(quota, max_bytes=100 * 1024))
+    big = client.post("/gradio_api/upload", content=b"x" * 200 * 1024)
+    assert big.status_code == 413 and "文件太大" in big.json()["error"], big.json()
+    assert "上传总量" not in big.json()["error"]
+    too_much = UploadQuota(max_bytes=1024).take_bytes("a", 4096)
+    assert too_much is not None and too_much.startswith("文件太大")
+    for _ in range(2):  # the refused one took nothing of the allowance
+        assert client.post("/gradio_api/upload", content=b"x" * 1000).status_code == 200
 
 
 def test_upload_without_length_is_refused_and_the_window_frees_the_allowance(monkeypatch):

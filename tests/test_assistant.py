@@ -158,6 +158,23 @@ def test_check_question():
     assert issubclass(QuestionError, ValueError)
 
 
+@pytest.mark.parametrize(
+    "typed, plain",
+    [
+        ("\x1b[31m前湾新区在哪？\x1b[0m", "前湾新区在哪？"),  # a terminal's colour codes
+        ("<script>alert(1)</script>前湾新区在哪？", "前湾新区在哪？"),
+        ("<b>前湾新区</b>在\u202e哪\x00？", "前湾新区在哪？"),  # tags, format and control chars
+        ("面积 < 100 平方公里吗？", "面积 < 100 平方公里吗？"),  # a bare < is text
+    ],
+)
+def test_a_question_is_read_as_plain_text(typed, plain):
+    """Pasted markup and escape codes are no words of the question (\x1b[31m would be read as
+    a place named m); only what is left is asked, and nothing left is an empty question."""
+    assert check_question(typed) == plain
+    with pytest.raises(QuestionError, match="问题为空"):
+        check_question("\x07<br/>\x1b[0m")
+
+
 def test_add_files_and_remove_document(tmp_path):
     corpus = write_corpus(tmp_path / "corpus")
     index = tmp_path / "index"

@@ -36,10 +36,12 @@ def test_records_hold_what_was_shown_and_gold_for_helpful_replies():
     assert wrong["question"] == "规划面积多大？" and wrong["answer"] == ANSWER.answer
     assert wrong["citations"][0]["source"] == "bay.md" and wrong["time"].startswith("2026-01-02")
     assert "answers" not in wrong and "answerable" not in wrong
-    helpful = feedback_record(ANSWER, HELPFUL)
+    helpful = feedback_record(ANSWER, HELPFUL, by="editor")
     assert helpful["answers"] == ["规划面积604平方公里。"] and helpful["answerable"] is True
-    assert helpful["evidence"] == "规划面积604平方公里。"
-    assert feedback_record(REFUSAL, HELPFUL)["answerable"] is False
+    assert helpful["evidence"] == "规划面积604平方公里。" and helpful["by"] == "editor"
+    assert feedback_record(REFUSAL, HELPFUL, by="editor")["answerable"] is False
+    vote = feedback_record(ANSWER, HELPFUL)  # a visitor's 有帮助 is no reference answer
+    assert vote["by"] == "" and "answers" not in vote and "answerable" not in vote
     with pytest.raises(FeedbackError, match="意见太长"):
         feedback_record(ANSWER, WRONG, "慈" * 501)
     with pytest.raises(FeedbackError):
@@ -74,11 +76,12 @@ def test_qa_eval_reads_the_feedback_file(tmp_path, capsys, shared_tokenizer):
     path = feedback_path(tmp_path / "idx")
     good = assistant.ask("前湾新区规划面积多大？")
     assert good.found
-    append_feedback(path, feedback_record(good, HELPFUL))
+    append_feedback(path, feedback_record(good, HELPFUL, by="editor"))
+    append_feedback(path, feedback_record(good, HELPFUL))  # a visitor's vote: no gold
     append_feedback(path, feedback_record(good, WRONG, "不对"))
     report = tmp_path / "r.md"
     args = ["--index", str(tmp_path / "idx"), "--corpus", str(docs), "--model", "fake"]
     assert main(["eval", str(path), "-o", str(report), *args]) == 0
     out = capsys.readouterr().out
-    assert "left out 1 feedback rows" in out and "100.0%" in out
+    assert "left out 2 feedback rows" in out and "100.0%" in out
     assert json.loads(path.read_text("utf-8").splitlines()[0])["verdict"] == HELPFUL

@@ -15,7 +15,7 @@ from qa import Assistant
 from qa.answerability import default_model
 from qa.extract import coordinated_answer, short_answer
 from qa.grounding import REASONS, TermMatcher, document_subject, ground, phrase_found
-from qa.question import analyse
+from qa.question import analyse, question_kind
 
 REPORT = """# 桐庐县2019年经济发展报告
 
@@ -44,7 +44,7 @@ def assistant_on(folder, name: str, text: str) -> Assistant:
     """An assistant over one document ``name`` holding ``text``, index and corpus in
     ``folder``, threshold 0 (see the ``assistant`` fixture)."""
     corpus = folder / "corpus"
-    corpus.mkdir()
+    corpus.mkdir(parents=True)
     (corpus / name).write_text(text, "utf-8")
     a = Assistant.open(folder / "idx", corpus=corpus, model=FakeEncoder())
     a.selector.model = replace(default_model(), threshold=0.0)
@@ -957,3 +957,67 @@ def test_which_things_is_refused_where_the_list_only_counts_them(tmp_path):
     assert kinds.found  # the whole of each item: its name before the question's words, a quote
     assert kinds.short_answer == "国家级创新型企业2家、省级创新型企业11家、市级“雏鹰”示范企业47家"
     assert a.ask("桐庐县建成了哪些设施？").short_answer == "乡镇卫生院、社区服务中心和文化礼堂"
+
+
+def test_a_who_or_which_question_needs_a_name_to_show(shared_tokenizer, tmp_path):
+    """负责人叫什么名字 asks a person (an agent suffix before 叫什么); a sentence that names
+    nobody (…负责人称赞道) is refused, not answered with 称赞道 or the bare sentence; 哪个小镇
+    of a sentence that names no 小镇 is refused the same way; a named one is answered."""
+    assert question_kind("华联宾馆的负责人叫什么名字？") == "person"
+    assert question_kind("这个项目叫什么名字？") != "person"
+    praised = "华联宾馆负责人称赞道：办事效率真高，当天就办好了。"
+    assert value_in(shared_tokenizer, "华联宾馆的负责人叫什么名字？", praised) == ""
+    hotel = assistant_on(tmp_path / "hotel", "news.md", f"# 桐庐新闻\n\n{praised}\n")
+    refused = hotel.ask("华联宾馆的负责人叫什么名字？")
+    assert not refused.found
+    assert refused.reason == REASONS["person"].format(term="负责人")
+    text = "# 桐庐县发展报告\n\n二要落实特色小镇战略。加快建设分水妙笔小镇，打造产业平台。\n"
+    a = assistant_on(tmp_path / "plan", "report.md", text)
+    town = a.ask("落实特色小镇战略，桐庐要建设哪个小镇？")
+    assert town.found and town.short_answer == "分水妙笔小镇"
+    text = "# 桐庐县发展报告\n\n三要优化城市环境，进一步提升城市形象品质，落实特色街区战略。\n"
+    street = assistant_on(tmp_path / "city", "report.md", text).ask(
+        "落实特色街区战略，桐庐要建设哪个街区？"
+    )
+    assert not street.found and street.short_answer == ""
+
+
+def test_an_asked_place_that_names_another_kind_gets_no_count_of_the_kind_asked(
+    shared_tokenizer,
+):
+    """杭州市有几家国家级单项冠军企业 of …国家级单项冠军3家、杭州市单项冠军4家: 杭州市 there
+    names a kind of champion of its own, so 3家 is no count of 杭州市's 国家级 ones; the
+    subject's own counts stay answered."""
+    champions = "其中，国家级单项冠军3家、杭州市单项冠军4家、省级隐形冠军两家。"
+    assert value_in(shared_tokenizer, "杭州市有几家国家级单项冠军企业？", champions) == ""
+    assert value_in(shared_tokenizer, "桐庐有几家国家级单项冠军企业？", champions) == "3家"
+    assert value_in(shared_tokenizer, "桐庐有几家杭州市单项冠军企业？", champions) == "4家"
+
+
+@pytest.mark.parametrize(
+    "question, attribute",
+    [
+        ("桐庐2017年全部工业企业的总产值合计达到多少？", ("总产值",)),
+        ("截至2017年末，桐庐各类人才合计有多少？", ("人才",)),
+        ("桐庐工业总产值增长了多少？", ("工业", "总产值", "增长")),  # a change is asked
+    ],
+)
+def test_a_verb_of_totalling_is_no_attribute(shared_tokenizer, question, attribute):
+    """合计/加在一起/拿到 say how the noun before them is counted: the noun is the attribute
+    (the documents say 总产值, not 总产值合计); a change verb (增长) stays part of it."""
+    assert analyse(question, shared_tokenizer).attribute == attribute
+
+
+def test_a_share_question_takes_a_share(shared_tokenizer):
+    """多大比例 / 占多大比重 is answered by a percentage even where the sentence never says
+    比例, and never by an amount (the 亿元 of the same sentence); 指标中多大 (jieba's one
+    "place") is 指标|中|多大."""
+    land = "每年新增建设用地指标的35%以上用于工业项目。"
+    question = "桐庐每年新增用地指标中多大比例用于工业？"
+    assert "中多大" not in analyse(question, shared_tokenizer).names
+    assert value_in(shared_tokenizer, question, land) == "35%"
+    share = "2017年主导行业规上企业产值2072.3亿元，占全部规上工业产值的73.5%。"
+    asked = "2017年桐庐主导行业规上企业产值在全部规上产值里占多大比重？"
+    assert value_in(shared_tokenizer, asked, share) == "73.5%"
+    amount = "2017年主导行业规上企业产值2072.3亿元，同比增长10.4个百分点。"
+    assert value_in(shared_tokenizer, asked, amount) == ""

@@ -185,18 +185,26 @@ def test_feedback_is_recorded_beside_the_index(handlers, engine):
     _, (_, _, answers, _) = chat(handlers, CHAMPIONS)
     status, comment = handlers.feedback("0:wrong", "数字不对", answers)
     assert status.startswith("已记录：答案有误") and comment == ""
-    status, _ = handlers.feedback("0:helpful", "", answers)
+    status, _ = handlers.feedback("0:helpful", "", answers)  # a visitor's: a vote, no gold
+    assert status.startswith("已记录：有帮助")
+    signed_in = SimpleNamespace(session_hash="s")
+    editors = ChatHandlers(
+        handlers.get_assistant, editor_of=lambda r: "王编辑" if r is signed_in else None
+    )
+    status, _ = editors.feedback("0:helpful", "", answers, signed_in)
     assert status.startswith("已记录：有帮助")
     rows = read_feedback(feedback_path(engine.index_dir))
-    assert [r["verdict"] for r in rows] == ["wrong", "helpful"]
+    assert [r["verdict"] for r in rows] == ["wrong", "helpful", "helpful"]
     assert rows[0]["comment"] == "数字不对" and rows[0]["question"] == CHAMPIONS
-    assert rows[0]["citations"][0]["source"] == "report.md" and "answers" in rows[1]
+    assert rows[0]["citations"][0]["source"] == "report.md"
+    assert rows[1]["by"] == "" and "answers" not in rows[1]
+    assert rows[2]["by"] == "王编辑" and rows[2]["answers"]
     for bad in ("", "5:wrong", "0:maybe", "x:wrong"):
         status, kept = handlers.feedback(bad, "意见", answers)
         assert "请点击" in status and kept == "意见"
     status, kept = handlers.feedback("0:wrong", "慈" * 501, answers)
     assert "意见太长" in status and kept == "慈" * 501
-    assert len(read_feedback(feedback_path(engine.index_dir))) == 2
+    assert len(read_feedback(feedback_path(engine.index_dir))) == 3
 
 
 def test_filter_choices_are_the_documents(handlers):
