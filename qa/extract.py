@@ -701,7 +701,7 @@ def name_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
 
 def _leads_with_verb(span: str, matcher: TermMatcher) -> bool:
     tagged = matcher.tokenizer.tagged(span)
-    return bool(tagged) and tagged[0][1].startswith("v")
+    return bool(tagged) and tagged[0][1].startswith("v") and tagged[0][1] != "vn"  # 战斗 is a noun
 
 
 def _dotted(tagged: list[tuple[str, str]], k: int) -> str:

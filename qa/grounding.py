@@ -31,8 +31,8 @@ REASONS = {
     "number": "资料中没有提到“{term}”。",
     "value": "资料中没有给出“{term}”的具体数值。",
     "names": "资料中只给出了“{term}”的数量，没有列出具体是哪些。",
+    "person": "找到的段落没有给出所问的人或单位的名字。",
     "which": "资料中没有指明是哪一个“{term}”。",
-    "person": "资料中没有给出“{term}”是谁。",
     "event": "资料中没有提到“{term}”的时间。",
     "attribute": "资料中没有关于“{term}”的内容。",
     "type": "资料中没有关于“{term}”的内容。",
@@ -53,8 +53,6 @@ HARD_GAPS = (
     "number",
     "value",
     "names",
-    "which",
-    "person",
     "event",
     "attribute",
 )  # not "type"

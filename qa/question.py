@@ -257,10 +257,21 @@ def _attribute(tagged, cut: int, content, names: set[str], levels=()) -> tuple[s
         i += 1
     if run:
         return tuple(run)
+    # 总产值合计达到 / 年产值加在一起是: the noun before a verb of totalling asks; where no
+    # noun stands before it (慈溪位列第几), the verb is kept (its absence is a gap)
+    return _words_before(tagged, cut, content, names, lx.TOTAL_WORDS) or _words_before(
+        tagged, cut, content, names, frozenset()
+    )
+
+
+def _words_before(tagged, cut: int, content, names: set[str], skipped: frozenset) -> tuple:
+    """Up to three content words before the question word, over link words (是/达到/排, 在全
+    省, 2017年: 总额在全省排第几 → 总额) and the ``skipped`` ones."""
+    run: list[str] = []
     i = cut - 1
-    while i >= 0 and (  # over 是/达到/排, 在全省, 2017年: 总额在全省排第几 → 总额
+    while i >= 0 and (
         tagged[i][0] in lx.LINK_WORDS
-        or tagged[i][0] in lx.TOTAL_WORDS  # 总产值合计达到, 年产值加在一起是: the noun asks
+        or tagged[i][0] in skipped
         or tagged[i][1] in ("uj", "ul", "d", "p", "m", "q")
         or lx.SELF_REFERENCE.fullmatch(tagged[i][0])
         or tagged[i][0] in ("全国", "全球")

@@ -9,6 +9,7 @@ question names is missing from it; otherwise the reply is a refusal with the rea
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -56,6 +57,26 @@ class Candidate:
     probability: float  # rank score among the candidates
     subject: str
     features: np.ndarray
+
+
+def _names_a(frame: Frame, chosen: Candidate) -> bool:
+    """Does the sentence say the kind a which-question asks (哪个小镇: 小镇) other than as the
+    question's own words say it (特色小镇, the same two characters before it)? True where
+    the question names no kind."""
+    kind = frame.right[0] if frame.right else ""
+    if len(kind) < 2:
+        return True
+    question, text = fold(frame.question), fold(chosen.sentence)
+    asked_at = lx.ASKS_WHICH.search(question)
+    end = asked_at.start() if asked_at else len(question)
+    own = {
+        question[max(0, m.start() - 2) : m.start()]
+        for m in re.finditer(re.escape(kind), question[:end])
+    }
+    return any(
+        text[max(0, m.start() - 2) : m.start()] not in own
+        for m in re.finditer(re.escape(kind), text)
+    )
 
 
 @dataclass(frozen=True)
@@ -159,19 +180,6 @@ class AnswerSelector:
                 # no value of it to show (四个轮子 for 多少个乡镇): the sentence answers nothing
                 gap = Gap("value", bound[0] if bound else asked_term(frame))
                 support = replace(support, gaps=support.gaps + (gap,))
-            if not short and frame.kind == "person":
-                # 负责人叫什么名字 / 谁: a sentence from which no name is pulled names nobody
-                gap = Gap("person", "".join(frame.left[-1:]) or asked_term(frame))
-                support = replace(support, gaps=support.gaps + (gap,))
-            elif (
-                not short
-                and frame.kind not in ("list", "reason")
-                and lx.ASKS_WHICH.search(frame.question)
-            ):
-                # 哪个小镇: a sentence from which no name is pulled names none (the quote
-                # shown in its place would answer nothing)
-                gap = Gap("which", "".join(frame.right[:1]) or asked_term(frame))
-                support = replace(support, gaps=support.gaps + (gap,))
             if short and counts_not_names(frame, short):
                 gap = Gap("names", asked_term(frame))
                 support = replace(support, gaps=support.gaps + (gap,))
@@ -204,13 +212,23 @@ class AnswerSelector:
         usable = [i for i, c in enumerate(cands) if not c.support.hard]
         confidence = 0.0
         chosen = None
+        which = frame.kind not in ("list", "reason") and bool(lx.ASKS_WHICH.search(query))
         if usable:
             scores = np.array([c.probability for c in cands])
-            pick = self.exact_first(cands, usable, scores)
+            pick = self.exact_first(cands, usable, scores, which)
             x = np.array([c.features for c in cands])
             where = np.array([c.evidence.passage for c in cands])
             confidence = self.model.confidence(x, scores, pick, where)
             chosen = cands[pick] if confidence >= self.model.threshold else None
+        if chosen is not None and frame.kind == "person" and not chosen.short:
+            # 负责人叫什么名字 of …负责人称赞道: the surest sentence names nobody. Refused, not
+            # answered from a less sure sentence that happens to hold a name (a guess)
+            why = reason((Gap("person", asked_term(frame)),), "")
+            return Decision(frame, evidence, None, best, "", why, confidence)
+        if chosen is not None and which and not chosen.short and not _names_a(frame, chosen):
+            # 建设哪个小镇 of …落实特色小镇战略: the sentence says no 小镇 but the question's own
+            why = reason((Gap("which", frame.right[0]),), "")
+            return Decision(frame, evidence, None, best, "", why, confidence)
         if chosen is None:
             why = self.refusal_reason(cands, usable, confidence)
             return Decision(frame, evidence, None, best, "", why, confidence)
@@ -225,10 +243,13 @@ class AnswerSelector:
         return Decision(frame, evidence, chosen, best, quote, "", confidence, tuple(spans))
 
     @staticmethod
-    def exact_first(cands: list[Candidate], usable: list[int], scores: np.ndarray) -> int:
+    def exact_first(
+        cands: list[Candidate], usable: list[int], scores: np.ndarray, which: bool = False
+    ) -> int:
         """The most probable usable candidate; of those within ``EXACT_PREFERENCE`` of it,
         one whose short answer is an exact value (4219.2亿元) before one that only bounds it
-        (突破4000亿元)."""
+        (突破4000亿元), and for a ``which`` question (哪个小镇) one that names a thing before
+        one that names none."""
         best = max(usable, key=lambda i: scores[i])
         close = [i for i in usable if scores[i] >= scores[best] - EXACT_PREFERENCE]
         exact = [
@@ -238,6 +259,9 @@ class AnswerSelector:
         ]
         if cands[best].short.startswith(lx.VALUE_QUALIFIERS) and exact:
             return max(exact, key=lambda i: scores[i])
+        named = [i for i in close if cands[i].short]
+        if which and not cands[best].short and named:
+            return max(named, key=lambda i: scores[i])  # 哪个小镇: the close one naming it
         return best
 
     @staticmethod
