@@ -350,21 +350,27 @@ def _number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: s
     )
 
 
-def _place_qualifies_another(frame: Frame, sentence: str, value: str, subject: str) -> bool:
-    """宁波市有几家国家级单项冠军企业 of …国家级单项冠军3家、宁波市单项冠军4家: where the
-    asked place (not the document's subject) stands in the sentence right before what the
-    question counts, it names a kind of its own (宁波市单项冠军), and a value outside that
-    item of the list (3家) counts another kind."""
+def places_naming_a_kind(frame: Frame, sentence: str, subject: str) -> list[re.Match]:
+    """Where an asked place (not the document's subject) stands in the sentence right before
+    what the question counts (宁波市|单项冠军): there it names a kind of its own."""
     counted = [w for w in frame.counted if strip_place_suffix(w) != subject]
-    for place in frame.places:
-        if len(place) < 2 or strip_place_suffix(place) == subject or place in counted:
-            continue
-        for m in re.finditer(re.escape(place), sentence):
-            if any(sentence.startswith(w, m.end()) for w in counted):
-                start = max(sentence.rfind(c, 0, m.start()) for c in "、，,；;。") + 1
-                ends = [e for e in (sentence.find(c, m.end()) for c in "、，,；;。") if e >= 0]
-                if value not in sentence[start : min(ends, default=len(sentence))]:
-                    return True
+    return [
+        m
+        for place in frame.places
+        if len(place) >= 2 and strip_place_suffix(place) != subject and place not in counted
+        for m in re.finditer(re.escape(place), sentence)
+        if any(sentence.startswith(w, m.end()) for w in counted)
+    ]
+
+
+def _place_qualifies_another(frame: Frame, sentence: str, value: str, subject: str) -> bool:
+    """宁波市有几家国家级单项冠军企业 of …国家级单项冠军3家、宁波市单项冠军4家: a value outside
+    the list item where the asked place names a kind of its own (3家) counts another kind."""
+    for m in places_naming_a_kind(frame, sentence, subject):
+        start = max(sentence.rfind(c, 0, m.start()) for c in "、，,；;。") + 1
+        ends = [e for e in (sentence.find(c, m.end()) for c in "、，,；;。") if e >= 0]
+        if value not in sentence[start : min(ends, default=len(sentence))]:
+            return True
     return False
 
 

@@ -27,7 +27,13 @@ from .answering import (
     weighted_terms,
 )
 from .chunking import sentence_spans
-from .extract import counts_elsewhere, counts_not_names, named_in, short_answer
+from .extract import (
+    counts_elsewhere,
+    counts_not_names,
+    named_in,
+    places_naming_a_kind,
+    short_answer,
+)
 from .grounding import (
     REASONS,
     Gap,
@@ -174,11 +180,16 @@ class AnswerSelector:
                 else short
             )
             if frame.kind == "number" and not short:
+                kinds = [m.group() for m in places_naming_a_kind(frame, fold(sentence), subject)]
                 bound = named_in(frame, fold(sentence), subject) + list(frame.levels)
                 if counts_elsewhere(frame, fold(sentence), subject):
                     bound.append("".join(frame.counted))
                 # no value of it to show (四个轮子 for 多少个乡镇): the sentence answers nothing
-                gap = Gap("value", bound[0] if bound else asked_term(frame))
+                gap = (  # 宁波市单项冠军4家 counts 宁波市-level champions: no figure of 宁波市
+                    Gap("name", kinds[0])
+                    if kinds
+                    else Gap("value", bound[0] if bound else asked_term(frame))
+                )
                 support = replace(support, gaps=support.gaps + (gap,))
             if short and counts_not_names(frame, short):
                 gap = Gap("names", asked_term(frame))

@@ -988,7 +988,7 @@ def test_a_who_or_which_question_needs_a_name_to_show(shared_tokenizer, tmp_path
 
 
 def test_an_asked_place_that_names_another_kind_gets_no_count_of_the_kind_asked(
-    shared_tokenizer,
+    shared_tokenizer, tmp_path
 ):
     """杭州市有几家国家级单项冠军企业 of …国家级单项冠军3家、杭州市单项冠军4家: 杭州市 there
     names a kind of champion of its own, so 3家 is no count of 杭州市's 国家级 ones; the
@@ -997,6 +997,10 @@ def test_an_asked_place_that_names_another_kind_gets_no_count_of_the_kind_asked(
     assert value_in(shared_tokenizer, "杭州市有几家国家级单项冠军企业？", champions) == ""
     assert value_in(shared_tokenizer, "桐庐有几家国家级单项冠军企业？", champions) == "3家"
     assert value_in(shared_tokenizer, "桐庐有几家杭州市单项冠军企业？", champions) == "4家"
+    a = assistant_on(tmp_path, "report.md", f"# 桐庐县企业报告\n\n目前，我县{champions}\n")
+    refused = a.ask("杭州市有几家国家级单项冠军企业？")
+    assert not refused.found
+    assert refused.reason == REASONS["name_subject"].format(subject="桐庐", term="杭州市")
 
 
 @pytest.mark.parametrize(
