@@ -1030,3 +1030,13 @@ def test_a_share_question_takes_a_share(shared_tokenizer):
     assert value_in(shared_tokenizer, asked, share) == "73.5%"
     amount = "2017年主导行业规上企业产值2072.3亿元，同比增长10.4个百分点。"
     assert value_in(shared_tokenizer, asked, amount) == ""
+
+
+def test_a_verb_asked_is_said_by_a_verb_sharing_a_character(shared_tokenizer):
+    """小微企业园，桐庐建了几个: the asked verb 建 is said by 建成 (a verb sharing a character);
+    a sentence whose verbs share none gives no bound value (a value gap)."""
+    question = "经过认定的小微企业园，桐庐建了几个？"
+    built = support_of(shared_tokenizer, question, "全县建成认定小微企业园11个。")
+    assert "value" not in [g.kind for g in built.gaps]
+    planned = support_of(shared_tokenizer, question, "全县规划认定小微企业园11个。")
+    assert "value" in [g.kind for g in planned.gaps]
