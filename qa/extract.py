@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from . import lexicon as lx
 from .grounding import (
@@ -757,21 +758,31 @@ def typed_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     if not kind:
         return ""
     question = frame.question
+    # …乙项目获得国家技术发明二等奖: the one after where the question's last words stand
+    at = anchor(replace(frame, attribute=()), sentence, matcher)
+    found: list[tuple[int, str]] = []
     run: list[str] = []
-    for word, flag in matcher.tokenizer.tagged(sentence):
-        noun = flag[:1] in ("n", "t") or flag in ("j", "eng")  # 宋朝 is tagged a time
-        if not noun:
+    pos = 0
+    tagged = matcher.tokenizer.tagged(sentence)
+    nounish = [f[:1] in ("n", "t") or f in ("j", "eng") for _, f in tagged]  # 宋朝: a time
+    for k, (word, flag) in enumerate(tagged):
+        pos += len(word)
+        # a verb between nouns is part of the name (国家|技术|发明|二等奖)
+        inside = flag.startswith("v") and bool(run) and k + 1 < len(tagged) and nounish[k + 1]
+        if not nounish[k] and not inside:
             run = []
             continue
         run.append(word)
+        if inside:
+            continue
         if named:
             if word == named and any(w not in question for w in run[:-1]):
-                return "".join(run)  # 分水|妙笔|小镇
-            continue
-        if len(word) >= 2 and word not in question and set(word) & set(kind) and word != kind:
+                found.append((pos - len(word), "".join(run)))  # 分水|妙笔|小镇
+        elif len(word) >= 2 and word not in question and set(word) & set(kind) and word != kind:
             phrase = "".join(w for w in run if w not in question or w == word)
-            return phrase if phrase.endswith(word) else word
-    return ""
+            found.append((pos - len(word), phrase if phrase.endswith(word) else word))
+    after = [text for start, text in found if start >= at]
+    return (after or [text for _, text in found] or [""])[0]
 
 
 def coordinated_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
@@ -958,7 +969,10 @@ def short_answer(
         span = (not plain and typed_answer(frame, folded, matcher)) or gap_answer(
             frame, folded, matcher
         )
-    return _original(sentence, folded, span.split("\t")[0].strip())  # a contents line's page
+    span = span.split("\t")[0].strip()  # a contents line's page
+    if not re.search(r"[\w\u3400-\u9fff]", span):
+        return ""  # a closing quote mark alone (”) is no answer
+    return _original(sentence, folded, span)
 
 
 def _original(sentence: str, folded: str, span: str) -> str:

@@ -371,9 +371,9 @@ def ground(
     if qualified and all(other_modifier(tagged, at) for at in starts):
         starts = []  # the sentence's 工程技术中心 is not the question's 企业技术中心
     bound = matcher.found(attribute[-1], sentence) and bool(starts) if attribute else True
-    if not bound and len(attribute) == 1 and attribute[0] not in frame.nouns:
-        # 慈溪建了几个 of …建成省级认定小微企业园11个: a verb asked is said by a verb sharing
-        # a character with it (建成); a noun must be said as it is
+    if not bound and len(attribute) == 1 and len(attribute[0]) == 1:
+        # 慈溪建了几个 of …建成省级认定小微企业园11个: a one-character verb asked is said by a
+        # verb holding it (建成); a longer word must be said as it is (增加 is no 新增)
         bound = said_otherwise(attribute[0], sentence, matcher)
     if frame.kind != "number" and attribute and not matcher.found(attribute[-1], whole_text):
         # what is asked about is not in the passage: after the question word it names the

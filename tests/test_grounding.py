@@ -1032,11 +1032,30 @@ def test_a_share_question_takes_a_share(shared_tokenizer):
     assert value_in(shared_tokenizer, asked, amount) == ""
 
 
-def test_a_verb_asked_is_said_by_a_verb_sharing_a_character(shared_tokenizer):
-    """小微企业园，桐庐建了几个: the asked verb 建 is said by 建成 (a verb sharing a character);
-    a sentence whose verbs share none gives no bound value (a value gap)."""
+def test_a_one_character_verb_asked_is_said_by_a_verb_holding_it(shared_tokenizer):
+    """小微企业园，桐庐建了几个: the asked one-character verb 建 is said by 建成; a sentence
+    whose verbs hold none, or a longer verb said otherwise (增加 of 新增), gives a value gap."""
     question = "经过认定的小微企业园，桐庐建了几个？"
     built = support_of(shared_tokenizer, question, "全县建成认定小微企业园11个。")
     assert "value" not in [g.kind for g in built.gaps]
     planned = support_of(shared_tokenizer, question, "全县规划认定小微企业园11个。")
     assert "value" in [g.kind for g in planned.gaps]
+    added = support_of(
+        shared_tokenizer, "2016年桐庐规上企业净增加了多少家？", "2016年新增规上企业165家。"
+    )  # a two-character verb is said as it is: 新增 is no 增加
+    assert "value" in [g.kind for g in added.gaps]
+
+
+def test_a_typed_answer_is_the_one_after_the_questions_words(shared_tokenizer):
+    """什么奖项 of a sentence naming two awards: the one after the asked project's words,
+    whole (国家|技术|发明|二等奖: a verb between nouns is part of the name); punctuation alone
+    is no answer."""
+    awards = (
+        "甲公司的“干燥技术”项目获得国家科技进步二等奖，"
+        "乙公司的“成像方法”项目获得国家技术发明二等奖，处于领先地位。"
+    )
+    question = "乙公司那个成像方法项目获得了什么奖项？"
+    assert value_in(shared_tokenizer, question, awards) == "国家技术发明二等奖"
+    first = "甲公司的“干燥技术”项目获得了什么奖项？"
+    assert value_in(shared_tokenizer, first, awards) == "国家科技进步二等奖"
+    assert value_in(shared_tokenizer, "桐庐在哪几个镇试点？", "在桐庐试点”") == ""
