@@ -28,7 +28,7 @@ from .chunking import ChunkParams
 from .docstore import DocStore, now, with_removal, with_restore, with_upload
 from .errors import QuestionError, StorageError, storage_error
 from .followup import needs_context, rewrite_followup
-from .grounding import REASONS, document_subject, document_year, with_its_year
+from .grounding import REASONS, document_region, document_subject, document_year, with_its_year
 from .indexing import (
     DEFAULT_CORPUS,
     DEFAULT_INDEX,
@@ -82,6 +82,7 @@ class Snapshot:
     kb: KnowledgeBase
     retriever: Retriever
     subjects: dict[str, str] = field(default_factory=dict)
+    regions: dict[str, str] = field(default_factory=dict)
 
 
 class Assistant:
@@ -115,6 +116,7 @@ class Assistant:
             lambda t: self.retriever.bm25.document_frequency(t),
             self._subject_of,
             settings.answer,
+            region_of=self._region_of,
         )
         self._lock = threading.RLock()  # the engine lock: held to search and to swap
         self._change_lock = threading.RLock()  # one change (or reload) at a time
@@ -290,6 +292,18 @@ class Assistant:
             _, texts = opening(snapshot.kb.chunks, source)
             snapshot.subjects[source] = document_subject(passage.chunk.title, texts, self.tokenizer)
         return snapshot.subjects[source]
+
+    def _region_of(self, passage: Passage) -> str:
+        """The province the document's place lies in (learned once per document, from all
+        of its text: a province is named seldom, and not always in the opening)."""
+        source, snapshot = passage.chunk.source, self.snapshot()
+        if source not in snapshot.regions:
+            chunks = snapshot.kb.chunks
+            texts = [c.text for c in chunks.many(list(chunks.fids_of(source)))]
+            texts.append(passage.chunk.title)
+            region = document_region(texts, self.tokenizer, self._subject_of(passage))
+            snapshot.regions[source] = region
+        return snapshot.regions[source]
 
     # --- knowledge base management ----------------------------------------------
 

@@ -892,11 +892,11 @@ def definition_answer(frame: Frame, sentence: str) -> str:
 def gap_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     """The sentence text between the question's words left and right of its question word."""
     low = sentence.lower()
-    start = 0
+    start, anchored = 0, False
     for term in frame.left:
         hit = _find(term.lower(), low, 0)
         if hit:
-            start = max(start, hit[1])
+            start, anchored = max(start, hit[1]), True
     skipped = True
     while skipped:  # 规模最大的|企业|甲公司: a question word standing after the others
         skipped = False
@@ -914,6 +914,10 @@ def gap_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
             if hit and hit[0] > start:
                 end = min(end, hit[0])
                 break
+    if not anchored and end < len(sentence):
+        # none of the words before the question word is said: the answer stands in the
+        # clause of the words after it (…，获评省“腾笼换鸟”先进单位 for 什么工作的先进单位)
+        start = _clause_start(low, end)
     kind = frame.right[0] if frame.right else ""
     if len(kind) == 1 and lx.PLACE_SUFFIX.search("··" + kind) and low.startswith(kind, end):
         end += 1  # 哪个镇…: 桥头镇, the asked kind of place is part of its name

@@ -157,6 +157,20 @@ def document_subject(title: str, texts: Iterable[str], tokenizer: Tokenizer) -> 
     return counts.most_common(1)[0][0] if counts else ""
 
 
+def document_region(texts: Iterable[str], tokenizer: Tokenizer, subject: str = "") -> str:
+    """The province a document names most often as such (浙江 for …浙江省…), other than its
+    own ``subject``; "" when it names none. In a report on a place of that province, its
+    全省 and 省级 speak of it."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        for m in lx.PROVINCE_NAMED.finditer(text):
+            for word, flag in tokenizer.tagged(m.group()):
+                if flag == "ns" and len(word) >= 3 and word.endswith("省"):
+                    counts[fold(word[:-1])] += 1
+    counts.pop(fold(subject), None)
+    return counts.most_common(1)[0][0] if counts else ""
+
+
 def document_year(date: str) -> int | None:
     """The year of a document's ISO date (``2018-10`` → 2018), None when unknown."""
     return int(date[:4]) if re.match(r"\d{4}", date or "") else None
@@ -271,12 +285,16 @@ def ground(
     known: Callable[[str], bool],
     passage: str = "",
     doc_year: int | None = None,
+    region: str = "",
 ) -> Support:
     """Check every part of ``frame`` against the evidence: names and levels against the
     sentence with its heading path and title (``near``), years and unknown words against the
     ``window`` that adds the sentence before; a name only the rest of the ``passage`` holds is
     a soft gap. 今年/去年, in the question and in the evidence, are the years they mean in a
-    document dated ``doc_year``."""
+    document dated ``doc_year``. A question naming the document's own place and its
+    ``region`` (慈溪…在浙江89个县里排第几) finds the region in the sentence's 全省 or 省级,
+    unless the sentence gives the province a figure of its own (全省（6.8%）: whose value is
+    which is then not checked)."""
     # the years asked: the question's own, and its 今年/去年 read against the document's
     # date (unresolved words stay words); each named to the user as said (去年（2019年）)
     resolved = (
@@ -317,9 +335,19 @@ def ground(
             if not lx.LEVEL.search(sentence) or generic and generic.group() in sentence:
                 continue
         gaps.append(Gap("level", level))
-    for name in frame.names:
-        base = strip_place_suffix(fold(name))
-        if subject_l and (base == subject_l or base in subject_l and len(base) >= 2):
+
+    def is_own(base: str) -> bool:
+        return bool(subject_l) and (base == subject_l or base in subject_l and len(base) >= 2)
+
+    bases = [strip_place_suffix(fold(n)) for n in frame.names]
+    in_province = (
+        bool(region)
+        and any(map(is_own, bases))
+        and bool(lx.PROVINCE_REFERENCE.search(near))
+        and (frame.rank or not lx.PROVINCE_FIGURE.search(sentence))  # a rank is no figure
+    )
+    for name, base in zip(frame.names, bases):
+        if is_own(base) or in_province and base == fold(region):
             continue
         place = name in frame.places
 

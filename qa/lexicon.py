@@ -101,6 +101,13 @@ SCOPE = ("规上", "规模以上", "规下", "累计", "新增", "净增", "人�
 SCOPE_SAME = {"规上": ("规上", "规模以上"), "规模以上": ("规上", "规模以上")}
 # A document's way of naming its own subject ("我市" in a report about a city).
 SELF_REFERENCE = re.compile(r"[我本全该][市县区镇乡村省州]")
+# The province a document's place lies in, said without its name: 全省, 省级, 省“…”先进单位
+PROVINCE_REFERENCE = re.compile(
+    r'[我本全该]省|(?<![\u4e00-\u9fff])省|省(?=级|委|政府|内|首|属|重点|[“"《])'
+)
+PROVINCE_FIGURE = re.compile(r"[我本全该]省[（(]")  # 全省（6.8%）: the province's own figure
+# a province named as such (浙江省), the candidates of a document's region
+PROVINCE_NAMED = re.compile(r"[\u4e00-\u9fff]{2,3}省")
 # a bracketed part inside a name, as in 清控科创(宁波)创新基地: the place there names where the
 # organisation sits, not what the sentence speaks of (甲县（31.5万元）、… is not inside a name)
 NAME_INFIX = re.compile(

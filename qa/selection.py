@@ -126,11 +126,13 @@ class AnswerSelector:
         subject_of: Callable[[Passage], str],
         params: AnswerParams = AnswerParams(),
         model: Model | None = None,
+        region_of: Callable[[Passage], str] = lambda passage: "",
     ):
         self.tokenizer = tokenizer
         self.idf = idf
         self.df = document_frequency
         self.subject_of = subject_of
+        self.region_of = region_of
         self.params = params
         self.model = model or default_model()
         self.matcher = TermMatcher(tokenizer)
@@ -171,7 +173,7 @@ class AnswerSelector:
             support = ground(
                 frame, sentence, *window_of(passage, e.start, e.end), subject,
                 self.matcher, self.weight, self.known, passage.chunk.text,
-                document_year(passage.chunk.date),
+                document_year(passage.chunk.date), self.region_of(passage),
             )  # fmt: skip
             short = short_answer(frame, sentence, self.matcher, subject)
             fitted = (  # the features are read on the plain rules (see short_answer)

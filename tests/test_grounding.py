@@ -14,7 +14,14 @@ from embeddings import FakeEncoder
 from qa import Assistant
 from qa.answerability import default_model
 from qa.extract import coordinated_answer, short_answer
-from qa.grounding import REASONS, TermMatcher, document_subject, ground, phrase_found
+from qa.grounding import (
+    REASONS,
+    TermMatcher,
+    document_region,
+    document_subject,
+    ground,
+    phrase_found,
+)
 from qa.question import analyse, question_kind
 
 REPORT = """# 桐庐县2019年经济发展报告
@@ -56,14 +63,15 @@ def value_in(tokenizer, question: str, sentence: str) -> str:
     return short_answer(analyse(question, tokenizer), sentence, TermMatcher(tokenizer), "桐庐")
 
 
-def support_of(tokenizer, question: str, sentence: str, known: bool = True):
+def support_of(tokenizer, question: str, sentence: str, known: bool = True, region: str = ""):
     """``ground`` of ``question`` on one sentence (its own window, subject 桐庐, every word
-    weighing 1); ``known``: whether the corpus uses every word."""
+    weighing 1); ``known``: whether the corpus uses every word; ``region``: the province."""
     frame = analyse(question, tokenizer)
     matcher = TermMatcher(tokenizer)
     return ground(
-        frame, sentence, sentence, sentence, "桐庐", matcher, lambda t: 1.0, lambda t: known
-    )
+        frame, sentence, sentence, sentence, "桐庐", matcher, lambda t: 1.0, lambda t: known,
+        region=region,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -214,6 +222,38 @@ def test_document_subject_is_learned_from_the_document(shared_tokenizer):
         REPORT.replace("桐庐", "建德").replace("建德（", "桐庐（").replace("建德市、", "桐庐县、")
     )
     assert document_subject("建德市年度报告", [other], shared_tokenizer) == "建德"
+
+
+def test_document_region_is_the_province_the_document_names(shared_tokenizer):
+    texts = ["我县是浙江省首批试点县。", "与江苏省的县相比，", "浙江省内排名第9位。"]
+    assert document_region(texts, shared_tokenizer, "桐庐") == "浙江"
+    assert document_region(["全省第一，省级试点，节省成本。"], shared_tokenizer) == ""
+    assert document_region(["浙江省年度报告。"], shared_tokenizer, "浙江") == ""  # its own
+
+
+def test_the_provinces_name_is_said_by_its_whole_province_in_a_report_on_its_place(
+    shared_tokenizer,
+):
+    rank = "我县亩均税收22.4万元，在全省90个县（市、区）中排第9位。"
+    figure = "我县亩均税收22.4万元，低于全省（28.1万元）。"
+
+    def names(question: str, sentence: str, region: str = "浙江") -> set[str]:
+        support = support_of(shared_tokenizer, question, sentence, region=region)
+        return {g.term for g in support.gaps if g.kind.startswith("name")}
+
+    assert names("桐庐县的亩均税收在浙江排第几？", rank) == set()  # 全省 is 浙江 here
+    assert names("桐庐县的亩均税收在浙江排第几？", rank, region="") == {"浙江"}
+    assert names("桐庐县的亩均税收在江苏排第几？", rank) == {"江苏"}  # another province
+    assert names("浙江的亩均税收是多少？", rank) == {"浙江"}  # its own place's figure
+    assert names("桐庐县所在的浙江省亩均税收是多少？", figure) == {"浙江省"}  # whose is which
+
+
+def test_a_what_question_whose_left_words_are_unsaid_takes_the_clause_before_its_right_ones(
+    shared_tokenizer,
+):
+    sentence = "我县加快产业转型，获评省“美丽乡村”先进县。"
+    short = value_in(shared_tokenizer, "桐庐县被评为浙江省什么工作的先进县？", sentence)
+    assert "美丽乡村" in short and "转型" not in short
 
 
 def test_grounding_gaps_by_kind(shared_tokenizer):
@@ -1059,3 +1099,12 @@ def test_a_typed_answer_is_the_one_after_the_questions_words(shared_tokenizer):
     first = "甲公司的“干燥技术”项目获得了什么奖项？"
     assert value_in(shared_tokenizer, first, awards) == "国家科技进步二等奖"
     assert value_in(shared_tokenizer, "桐庐在哪几个镇试点？", "在桐庐试点”") == ""
+
+
+def test_the_assistant_learns_the_province_from_the_whole_document(tmp_path):
+    extra = "我县亩均税收在全省90个县（市、区）中排第9位。作为浙江省首批试点县，我县将继续推进。"
+    text = f"{REPORT}\n## 三、比较\n\n{extra}\n"
+    a = assistant_on(tmp_path, "report.md", text)
+    answer = a.ask("桐庐县的亩均税收在浙江排第几？")
+    assert answer.short_answer == "第9位", answer
+    assert not a.ask("桐庐县的亩均税收在江苏排第几？").short_answer
