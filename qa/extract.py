@@ -916,7 +916,7 @@ def gap_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
                 break
     if not anchored and end < len(sentence):
         # none of the words before the question word is said: the answer stands in the
-        # clause of the words after it (…，获评省“腾笼换鸟”先进单位 for 什么工作的先进单位)
+        # clause of the words after it (…，获评省“美丽乡村”先进县 for 什么工作的先进县)
         start = _clause_start(low, end)
     kind = frame.right[0] if frame.right else ""
     if len(kind) == 1 and lx.PLACE_SUFFIX.search("··" + kind) and low.startswith(kind, end):
