@@ -1,6 +1,13 @@
 """Question answering over Chinese documents, with citations."""
 
-from .assistant import NOT_FOUND, Assistant, QuestionError, Settings, check_question
+from .assistant import (
+    NOT_FOUND,
+    Assistant,
+    QuestionError,
+    Settings,
+    check_history,
+    check_question,
+)
 from .chunking import ChunkParams, chunk_document, split_sentences
 from .indexing import DEFAULT_CORPUS, DEFAULT_INDEX, build_index, open_index
 from .readers import UnreadableDocument, read_document, read_folder
@@ -24,6 +31,7 @@ __all__ = [
     "Settings",
     "UnreadableDocument",
     "build_index",
+    "check_history",
     "check_question",
     "chunk_document",
     "open_index",

@@ -65,6 +65,22 @@ def check_question(question: object, max_chars: int = MAX_QUESTION_CHARS) -> str
     return question
 
 
+HISTORY_MESSAGE = "对话历史应是此前各个问题组成的列表（每项一个问题的文字）。"
+
+
+def check_history(history: object) -> list[str]:
+    """The conversation's earlier questions as plain-text strings, oldest first: none for
+    ``None``, one for a lone string (not its characters); ``QuestionError`` for anything
+    else (a number, a mapping, a list holding other things)."""
+    if history is None:
+        return []
+    if isinstance(history, str):
+        history = [history]
+    if not isinstance(history, (list, tuple)) or not all(isinstance(h, str) for h in history):
+        raise QuestionError(HISTORY_MESSAGE)
+    return [text for h in history if (text := plain_text(h).strip())]
+
+
 @dataclass(frozen=True)
 class Settings:
     top_k: int = 5  # passages cited
@@ -182,7 +198,7 @@ class Assistant:
         """Answer several questions, embedding them in one batch; ``histories[i]`` is the
         conversation before ``questions[i]`` (none by default); ``sources`` as in ``ask``."""
         questions = [check_question(q) for q in questions]
-        histories = list(histories) if histories else [() for _ in questions]
+        histories = [check_history(h) for h in histories] if histories else [[] for _ in questions]
         queries = [rewrite_followup(q, h) for q, h in zip(questions, histories)]
         outer = getattr(self._reading, "snapshot", None)
         with self._lock:

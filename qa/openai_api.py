@@ -23,6 +23,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 
+from starlette.requests import Request  # at module level: FastAPI reads the annotation
+
 from .answerers import Answerer, with_sentences
 from .answerers.llm import join_sentences
 from .assistant import QuestionError, check_question
@@ -123,7 +125,7 @@ def build_router(
     ``get_batcher`` (the app's micro-batcher, extractive answers) questions are answered in
     its batches, as ``/ask``'s are, and a full batcher is a 429 with its busy message;
     without it, ``CONCURRENCY`` answers at once."""
-    from fastapi import APIRouter, Body, Header
+    from fastapi import APIRouter, Header
     from fastapi.responses import StreamingResponse
     from starlette.concurrency import run_in_threadpool
 
@@ -149,10 +151,14 @@ def build_router(
         }
 
     @router.post("/v1/chat/completions")
-    async def chat_completions(body: object = Body(None), authorization: str | None = Header(None)):
+    async def chat_completions(request: Request, authorization: str | None = Header(None)):
         problem = refused(authorization)
         if problem:
             return problem
+        try:  # read here, not by FastAPI: a body that is no JSON gets our message, not a 422
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError):
+            body = None
         if not isinstance(body, dict):
             return _error(400, MESSAGES["bad_body"])
         try:

@@ -24,7 +24,13 @@ from pathlib import Path
 import gradio as gr
 
 from .answerers import Answerer
-from .assistant import MAX_QUESTION_CHARS, Assistant, QuestionError, check_question
+from .assistant import (
+    MAX_QUESTION_CHARS,
+    Assistant,
+    QuestionError,
+    check_history,
+    check_question,
+)
 from .chat_view import MODE_LABELS, partial_reply
 from .errors import Busy
 from .feedback import VERDICTS, FeedbackError, append_feedback, feedback_path, feedback_record
@@ -515,7 +521,7 @@ def api_functions(
         question asked while too many others wait (try again)."""
         try:
             question = check_question(question)
-            return answer_markdown(await answer(question, list(history or [])))
+            return answer_markdown(await answer(question, check_history(history)))
         except (QuestionError, Busy) as exc:
             return str(exc)
 
@@ -526,7 +532,7 @@ def api_functions(
         server ``{"error": message, "busy": true}``."""
         try:
             question = check_question(question)
-            return (await answer(question, list(history or []))).to_record()
+            return (await answer(question, check_history(history))).to_record()
         except QuestionError as exc:
             return {"error": str(exc)}
         except Busy as exc:

@@ -9,7 +9,15 @@ import re
 import pytest
 
 from embeddings import FakeEncoder
-from qa import NOT_FOUND, Answer, Assistant, QuestionError, UnreadableDocument, check_question
+from qa import (
+    NOT_FOUND,
+    Answer,
+    Assistant,
+    QuestionError,
+    UnreadableDocument,
+    check_history,
+    check_question,
+)
 
 DOCS = {
     "industry.md": """# 慈溪市工业发展报告
@@ -156,6 +164,17 @@ def test_check_question():
     with pytest.raises(QuestionError, match="问题太长"):
         check_question("慈" * 501)
     assert issubclass(QuestionError, ValueError)
+
+
+def test_check_history():
+    assert check_history(None) == []
+    assert check_history("2017年工业总产值是多少？") == [
+        "2017年工业总产值是多少？"
+    ]  # not its chars
+    assert check_history(("甲？", " ", "<b>乙</b>？")) == ["甲？", "乙？"]
+    for bad in (7, {"q": "甲？"}, ["甲？", 3], [None]):
+        with pytest.raises(QuestionError, match="对话历史"):
+            check_history(bad)
 
 
 @pytest.mark.parametrize(

@@ -212,3 +212,15 @@ def test_a_full_batcher_is_a_429_with_the_busy_message(assistant):
     batcher.close()
     assert BUSY_MESSAGE in str(err.value)
     assert "".join(chunks) == BUSY_MESSAGE
+
+
+@pytest.mark.parametrize("body", [b"not json", b"\xff\xfe", b"", b"[1, 2]", b'"text"'])
+def test_a_body_that_is_no_json_object_gets_the_same_clear_message(assistant, body):
+    import httpx
+
+    with Server(build_router(lambda: ExtractiveAnswerer(assistant))) as url:
+        reply = httpx.post(
+            f"{url}/chat/completions", content=body, headers={"content-type": "application/json"}
+        )
+    assert reply.status_code == 400
+    assert reply.json()["error"]["message"] == MESSAGES["bad_body"]

@@ -13,6 +13,7 @@ import pytest
 
 from embeddings import FakeEncoder
 from qa import NOT_FOUND, Assistant, open_index
+from qa.assistant import HISTORY_MESSAGE
 from qa.feedback import feedback_path, read_feedback
 from qa.microbatch import BUSY_MESSAGE, MicroBatcher
 from qa.render import POSSIBLY_RELATED, SOURCES, ref
@@ -242,6 +243,10 @@ def test_ask_record_api_returns_the_answer_record(engine):
     assert {"page", "location", "highlights"} <= set(record["citations"][0])
     json.dumps(record, ensure_ascii=False)
     assert ask_record("")["error"] == "问题为空：请输入一个问题。"
+    # a client's history given as one string is one earlier question, not its characters
+    alone = ask_record("那2003年呢？", ["2017年慈溪全市工业总产值是多少？"])
+    assert ask_record("那2003年呢？", "2017年慈溪全市工业总产值是多少？") == alone
+    assert ask_record(CHAMPIONS, 7) == {"error": HISTORY_MESSAGE}
 
 
 def test_a_full_batcher_is_a_busy_message_not_an_error(engine):
