@@ -26,6 +26,7 @@ REASONS = {
     "name": "资料中没有提到“{term}”的相关内容。",
     "name_subject": "资料中只有{subject}的这项数据，没有{term}的。",
     "level": "资料中没有“{term}”的相关数据。",
+    "scope": "资料中没有“{term}”口径的这项数据。",
     "year": "资料中没有{term}的相关数据。",
     "unknown": "资料中没有提到“{term}”。",
     "number": "资料中没有提到“{term}”。",
@@ -49,6 +50,7 @@ REASONS = {
 HARD_GAPS = (
     "year",
     "level",
+    "scope",
     "name",
     "number",
     "value",
@@ -134,7 +136,7 @@ def other_modifier(tagged: list[tuple[str, str]], at: int) -> bool:
 
 
 SUBJECT_SAMPLE_CHARS = 5000  # a document's opening says what it is about; tagging costs ~0.1 s/5k
-SUBJECT_VERSION = 2  # bump when ``document_subject`` changes: cached subjects are then relearned
+SUBJECT_VERSION = 3  # bump when ``document_subject`` changes: cached subjects are then relearned
 
 
 def document_subject(title: str, texts: Iterable[str], tokenizer: Tokenizer) -> str:
@@ -222,10 +224,17 @@ def bigram_share(pairs: set[str], text: str) -> float:
 
 
 def said_otherwise(verb: str, text: str, matcher: TermMatcher) -> bool:
-    """Does a verb of ``text`` share a character with ``verb`` (建造 for 建立, 宣布 for 宣称)?"""
+    """Does a verb of ``text`` share a character with ``verb`` — one-character ``verb`` held
+    anywhere (建 of 建成), a longer one at the same end (建造 for 建立, 主办 for 举办; not
+    完成 for 成立)?"""
+
+    def shares(word: str) -> bool:
+        if len(verb) == 1:
+            return verb in word
+        return word[0] == verb[0] or word[-1] == verb[-1]
+
     return any(
-        flag.startswith("v") and set(word) & set(verb)
-        for word, flag in matcher.tokenizer.tagged(text)
+        flag.startswith("v") and shares(word) for word, flag in matcher.tokenizer.tagged(text)
     )
 
 
@@ -249,6 +258,15 @@ def question_number(question: str, number: str) -> str:
 def _has_number(number: str, text: str) -> bool:
     plain = re.sub(r"(?<=\d),(?=\d{3})", "", text)  # 176,300 is 176300
     return bool(re.search(rf"(?<![\d.]){re.escape(number)}(?![\d])", plain))
+
+
+def attribute_clause(sentence: str, attribute: tuple[str, ...]) -> str:
+    """The ；-separated clause of ``sentence`` that alone holds the whole ``attribute``
+    (folded), else the sentence."""
+    whole = "".join(attribute)
+    clauses = re.split(r"[；;]", sentence)
+    holding = [c for c in clauses if whole and whole in c]
+    return holding[0] if len(clauses) > 1 and len(holding) == 1 else sentence
 
 
 def asked_term(frame: Frame) -> str:
@@ -313,10 +331,13 @@ def ground(
         fold(resolve_relative_years(t, doc_year)) for t in (sentence, near, window, passage)
     )
     gaps: list[Gap] = []
-    stated = set(lx.YEAR.findall(sentence))
+    # of a sentence listing several measures (…利润率从2013年的5.2%…；…产值率从2003年的…),
+    # the asked one's clause says which years it is given for
+    own = attribute_clause(sentence, frame.attribute)
+    stated = set(lx.YEAR.findall(own))
     for year in years:  # a sentence that names other years speaks of those
         if year.isdigit():
-            if year not in window or (stated and year not in sentence):
+            if year not in window or (stated and year not in own):
                 gaps.append(Gap("year", said[year]))
         elif year not in window:  # 去年 of a document with no date: only its own word
             gaps.append(Gap("year", year))
@@ -365,9 +386,10 @@ def ground(
     for term in frame.nouns:
         if not known(term) and not matcher.found(term, window):
             gaps.append(Gap("unknown", term))
-    scope_missing = sum(
-        1 for s in frame.scopes if not any(v in window for v in lx.SCOPE_SAME.get(s, (s,)))
-    )
+    unsaid = [s for s in frame.scopes if not any(v in window for v in lx.SCOPE_SAME.get(s, (s,)))]
+    scope_missing = len(unsaid)
+    if frame.kind == "number":  # 规上/累计/人均… change the figure: 全市工业总产值 is not 规上's
+        gaps += [Gap("scope", s) for s in unsaid]
     required = frame.required + frame.years
 
     def present(term: str, text: str) -> bool:
@@ -392,6 +414,8 @@ def ground(
     nouns = [w for w in attribute if w in frame.nouns]
     held = [w for w in nouns if w in sentence]
     starts = phrase_starts(held, sentence)
+    if nouns and not any(matcher.found(w, sentence) for w in nouns):
+        starts = []  # none of the asked nouns said (产品|产值|率 of …利润率): nothing bound
     qualified = (bool(held) and held[0] != nouns[0]) or (  # its first word missing: 企业|技术中心
         any(not matcher.found(w, window) for w in frame.modifiers)  # 服务业|企业…覆盖率
     )

@@ -38,7 +38,9 @@ QUESTION_WORD = re.compile(
     r"何[时地处年种]?|怎么样?|怎样|如何|为什么|为何|是否|是不是|有没有|多[大高长重远久宽深]"
 )
 # A question word jieba glued to the noun after it (哪些地方, 多少钱): split off; 什么样 stays
-QUESTION_WORD_PREFIX = re.compile(r"^(?:哪些|哪个|哪种|哪里|什么(?!样)|多少)(?=[\u4e00-\u9fff])")
+QUESTION_WORD_PREFIX = re.compile(
+    r"^(?:哪些|哪个|哪种|哪里|什么(?!样)|多少|多长(?=时间))(?=[\u4e00-\u9fff])"
+)
 # …and one glued to the word before it (指标中多大 tagged a place): split off
 QUESTION_WORD_SUFFIX = re.compile(r"(?<=[\u4e00-\u9fff])(?:多大|多少|多高|多长|多久)$")
 # Measure words and units that follow a number (a number's "unit").
@@ -98,7 +100,12 @@ RELATIVE_YEAR = re.compile(r"(?<![比较于])(今年|去年|前年|明年)")
 # Qualifiers that change what is counted: the evidence must say them too.
 LEVEL = re.compile(r"(?:国家|省|市|县|区|镇|乡|村|国际|世界|部|5A|4A|3A)级")
 SCOPE = ("规上", "规模以上", "规下", "累计", "新增", "净增", "人均", "亩均", "年均", "首批", "唯一")
-SCOPE_SAME = {"规上": ("规上", "规模以上"), "规模以上": ("规上", "规模以上")}
+SCOPE_SAME = {  # what says a scope too: 22.6万元/人 is a figure per person
+    "规上": ("规上", "规模以上"),
+    "规模以上": ("规上", "规模以上"),
+    "人均": ("人均", "/人"),
+    "亩均": ("亩均", "/亩"),
+}
 # A document's way of naming its own subject ("我市" in a report about a city).
 SELF_REFERENCE = re.compile(r"[我本全该][市县区镇乡村省州]")
 # The province a document's place lies in, said without its name: 全省, 省级, 省“…”先进单位
@@ -115,7 +122,7 @@ NAME_INFIX = re.compile(
 )
 PLACE_SUFFIX = re.compile(r"(?<=..)(?:省|市|县|区|镇|乡|村|州)$")
 # one character and a place suffix is a word, not a place (上市, 闹市), whatever its tag
-SUFFIX_WORD = re.compile(r".(?:省|市|县|区|镇|乡|村|州)")
+SUFFIX_WORD = re.compile(r".(?:省|市|县|区|镇|乡|村)")  # not 州: 杭州, 温州 are places
 # jieba part-of-speech flags of names: places, people, organisations, other proper nouns.
 NAME_FLAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz", "eng"})
 PLACE_FLAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt"})
@@ -138,7 +145,9 @@ LINK_BEFORE_QUESTION = re.compile(
 )
 # Nouns that stand for the answer or its time, saying nothing of their own (什么东西,
 # 什么时候, 多少时间, 西元几年): no evidence has to hold them.
-PLACEHOLDER_WORDS = frozenset("东西 事情 时候 时间 地方 样子 西元 公元 名字 姓名 名称".split())
+PLACEHOLDER_WORDS = frozenset(
+    "东西 事情 时候 时间 地方 样子 西元 公元 名字 姓名 名称 数量 数目".split()
+)
 # Words for "now" (慈溪上市企业现在有多少家): the time of the text itself, asked of no evidence.
 NOW_WORDS = frozenset("现在 目前 当前 如今 眼下 现今 至今 迄今".split())
 # Words of phase and manner before a verb (开始担任, 首次举办): the event is the verb after them.

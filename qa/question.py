@@ -62,8 +62,8 @@ def suffix_word_alone(word: str, previous_flag: str) -> bool:
 
 
 def _merge_places(tagged: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Join a name and a following one-character place suffix (上虞 + 区 → 上虞区), and a
-    split question word (多 + 大 → 多大)."""
+    """Join a name and a following one-character place suffix (上虞 + 区 → 上虞区), a
+    split question word (多 + 大 → 多大) and a split verb of totalling (加 + 起来)."""
     out: list[tuple[str, str]] = []
     for word, flag in tagged:
         if flag == "ns" and suffix_word_alone(word, out[-1][1] if out else ""):
@@ -72,6 +72,8 @@ def _merge_places(tagged: list[tuple[str, str]]) -> list[tuple[str, str]]:
             out[-1] = (out[-1][0] + word, "ns")
         elif out and out[-1][0] == "多" and word in "大高长重远久宽深":
             out[-1] = ("多" + word, "r")
+        elif out and out[-1][0] + word in lx.TOTAL_WORDS:  # 加|起来: one verb of totalling
+            out[-1] = (out[-1][0] + word, "v")
         else:
             out.append((word, flag))
     return out
@@ -272,6 +274,7 @@ def _words_before(tagged, cut: int, content, names: set[str], skipped: frozenset
     while i >= 0 and (
         tagged[i][0] in lx.LINK_WORDS
         or tagged[i][0] in skipped
+        or tagged[i][0] in lx.PLACEHOLDER_WORDS  # 人才|数量|是多少 asks the 人才
         or tagged[i][1] in ("uj", "ul", "d", "p", "m", "q")
         or lx.SELF_REFERENCE.fullmatch(tagged[i][0])
         or tagged[i][0] in ("全国", "全球")

@@ -1108,3 +1108,63 @@ def test_the_assistant_learns_the_province_from_the_whole_document(tmp_path):
     answer = a.ask("桐庐县的亩均税收在浙江排第几？")
     assert answer.short_answer == "第9位", answer
     assert not a.ask("桐庐县的亩均税收在江苏排第几？").short_answer
+
+
+def test_a_two_character_city_ending_in_zhou_is_a_place(shared_tokenizer):
+    frame = analyse("2017年杭州的亩均税收是多少？", shared_tokenizer)
+    assert frame.names == ("杭州",)
+    support = support_of(
+        shared_tokenizer, "2017年杭州的亩均税收是多少？", "2017年我县亩均税收22.4万元。"
+    )
+    assert "name" in {g.kind for g in support.gaps}
+
+
+@pytest.mark.parametrize(
+    "question, attribute",
+    [
+        ("桐庐县技术合同成交额加起来有多少？", ("技术", "合同", "成交额")),  # 加|起来: one verb
+        ("桐庐县高层次人才数量是多少？", ("高层次", "人才")),  # 数量 stands for the answer
+    ],
+)
+def test_placeholder_and_totalling_words_are_not_the_asked_attribute(
+    shared_tokenizer, question, attribute
+):
+    assert analyse(question, shared_tokenizer).attribute == attribute
+
+
+def test_how_long_asks_nothing_of_the_evidence(shared_tokenizer):
+    frame = analyse("在桐庐县办完过户要多长时间？", shared_tokenizer)
+    assert "多长时间" not in frame.about + frame.attribute
+
+
+def test_a_scope_of_a_figure_must_be_said(shared_tokenizer):
+    def kinds(question: str, sentence: str) -> set[str]:
+        return {g.kind for g in support_of(shared_tokenizer, question, sentence).gaps}
+
+    total = "2008年我县工业总产值突破200亿元。"
+    assert "scope" in kinds("2008年桐庐县规模以上企业的产值是多少？", total)
+    assert "scope" not in kinds(
+        "2008年桐庐县规上工业总产值是多少？", "2008年我县规模以上工业总产值150亿元。"
+    )
+    per_person = "我县全员劳动生产率12.5万元/人。"  # a figure per person is 人均
+    assert "scope" not in kinds("桐庐县人均劳动生产率是多少？", per_person)
+
+
+def test_a_measure_of_a_listing_sentence_is_given_for_its_own_clauses_years(shared_tokenizer):
+    listing = (
+        "利润率从2013年的5.2%提高到2017年的10.4%；新产品产值率从2003年的13.9%提升到2017年的46.7%。"
+    )
+    gaps = support_of(shared_tokenizer, "2013年桐庐县新产品产值率是多少？", listing).gaps
+    assert "year" in {g.kind for g in gaps}
+    other = "规上企业主营业务销售利润率从2013年的5.2%提高到2017年的10.4%。"
+    gaps = support_of(shared_tokenizer, "2013年桐庐县新产品产值率是多少？", other).gaps
+    assert "value" in {g.kind for g in gaps}  # its 率 is another noun's
+
+
+def test_a_year_question_needs_its_event_or_a_verb_like_it(shared_tokenizer):
+    def kinds(sentence: str) -> set[str]:
+        support = support_of(shared_tokenizer, "桐庐机械公司是哪一年成立的？", sentence)
+        return {g.kind for g in support.gaps}
+
+    assert "event" in kinds("2020年8月，由桐庐机械公司联合完成的项目通过初评。")  # 完成 ≠ 成立
+    assert "event" not in kinds("桐庐机械公司于1998年设立。")  # 设立 says 成立
