@@ -644,6 +644,8 @@ def list_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     count = lx.COUNT.search(last)
     if _all_counts(head.split("、") if head else []) and count:
         return head + sep + last[: count.end()]
+    if head and count and count.start() > 0 and _counts_items(count.group(), head.count("、") + 2):
+        last = last[: count.start()]  # 甲、乙、丙3家企业成功上市: the count of the list is no item
     # the last item ends where a verb starts, or, where the question's later words end the
     # list (甲、乙等项目|建设), at its particle (等) or preposition (为)
     stops = ("u", "p") if bounded else ("v", "p", "d", "u", "m", "q")
@@ -653,6 +655,18 @@ def list_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
             break
         kept += word
     return _TRAIL.sub("", head + sep + kept)
+
+
+_SMALL_NUMERALS = {c: i for i, c in enumerate("零一二三四五六七八九十", 0)} | {"两": 2}
+
+
+def _counts_items(count: str, items: int) -> bool:
+    """Does ``count`` (3家, 三个) number ``items``?"""
+    number = re.match(r"\d+|[零一二两三四五六七八九十]", count)
+    if number is None:
+        return False
+    text = number.group()
+    return (int(text) if text.isdigit() else _SMALL_NUMERALS[text]) == items
 
 
 def _bounded_by(items: list[re.Match], words: tuple[str, ...]) -> dict[re.Match, int]:

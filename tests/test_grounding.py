@@ -1168,3 +1168,11 @@ def test_a_year_question_needs_its_event_or_a_verb_like_it(shared_tokenizer):
 
     assert "event" in kinds("2020年8月，由桐庐机械公司联合完成的项目通过初评。")  # 完成 ≠ 成立
     assert "event" not in kinds("桐庐机械公司于1998年设立。")  # 设立 says 成立
+
+
+def test_a_count_of_the_whole_list_is_not_part_of_its_last_item(shared_tokenizer):
+    sentence = "今年，富春机械、桐君药业、江南纸业3家企业成功上市，全县上市企业达8家。"
+    short = value_in(shared_tokenizer, "2020年桐庐县有哪三家企业上市了？", sentence)
+    assert short == "富春机械、桐君药业、江南纸业"
+    numbered = "富春机械、桐君药业、江南纸业2家分厂投产。"  # 2 is no count of these three
+    assert "2家" in value_in(shared_tokenizer, "桐庐县哪几家企业的分厂投产了？", numbered)
