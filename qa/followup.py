@@ -5,8 +5,10 @@ A follow-up is a short question that leans on the previous one: "那2003年呢�
 
 - a *typed* span of the follow-up replaces the span of the same type in the previous
   question: a year replaces a year ("2017年…是多少？" + "那2003年呢？" → "2003年…是多少？"),
-  a level replaces a level (国家级 → 省级), a number with a unit replaces a number with
-  the same unit (前10名 → 前20名); a year is put in front of a previous question that has none;
+  a level replaces a level (国家级 → 省级, or a place's own: 宁波市级), a number with a
+  unit replaces a number with the same unit (前10名 → 前20名); a year is put in front of a
+  previous question that has none;
+- "那一年"/"同年"/"当年" is the previous question's year, in a question of any length;
 - "其中X呢？" asks the previous question's count of X, a part of what it counted;
 - anything else is appended to the previous question ("…企业有几家，宁波呢？"), so retrieval
   sees both the earlier subject and the new one.
@@ -34,10 +36,15 @@ _QUESTION_WORD = re.compile(
     r"多少|几|什么|啥|哪|谁|怎么|怎样|如何|为什么|为何|是否|吗|是不是|有没有|何时|多[大高长久]"
 )
 # Words that carry no content once the typed spans are taken out of a follow-up.
-_FILLER = re.compile(r"[的是呢了吗有，,、\s]|多少|几[个家项件年次名]?|怎么样|如何|情况")
+_FILLER = re.compile(r"[的是呢了吗有又，,、\s]|多少|几[个家项件年次名]?|怎么样|如何|情况")
 
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)年?")
-_LEVEL = re.compile(r"(?:国家|省|市|县|区|镇|乡|村)级")
+# "那一年"/"同年": the year the previous question asks about, however long the question is
+_YEAR_PRONOUN = re.compile(r"(?:那|这)一?年|同年|当年")
+# a level, and a place's own level opening a follow-up (宁波市级的呢: 宁波's, not any 市级)
+_LEVEL = re.compile(r"(?:^[\u4e00-\u9fff]{2,3}(?=[市县区]级))?(?:国家|省|市|县|区|镇|乡|村)级")
+# "…又有多少家": a short question going on from the previous one
+_AGAIN = re.compile(r"又(?=有|是|为|占|达|排)")
 _NUMBER = re.compile(
     r"(?<![\d.])(\d+(?:\.\d+)?|[一二三四五六七八九十两]+)"
     r"\s*(%|％|[个家项件人名位批届次倍元万亿岁天月号强季度]+)"
@@ -62,6 +69,7 @@ def is_followup(question: str) -> bool:
     if not core or len(core) > MAX_FOLLOWUP_CHARS:
         return False
     lead, tail, pronoun = _LEAD.match(core), _TAIL.search(core), _PRONOUN.search(core)
+    lead = lead or _AGAIN.search(core)
     if not (lead or tail or pronoun):
         return False
     if not pronoun and not lead and _QUESTION_WORD.search(core):
@@ -150,7 +158,13 @@ def needs_context(question: str) -> bool:
 def rewrite_one(question: str, previous: str | None) -> str:
     """``question`` made self-contained with the (already self-contained) ``previous``
     question, or ``question`` unchanged when it is not a follow-up."""
-    if not previous or not is_followup(question):
+    if not previous:
+        return question
+    years = _YEAR.findall(previous)
+    pronoun = _YEAR_PRONOUN.search(question)
+    if pronoun and len(set(years)) == 1:  # 那一年里规上企业的产值 after 2003年…
+        return question[: pronoun.start()] + f"{years[0]}年" + question[pronoun.end() :]
+    if not is_followup(question):
         return question
     core = _clean(question)
     focus = _focus(core)

@@ -140,3 +140,21 @@ def test_a_followup_that_says_only_a_year_or_level_needs_the_conversation():
     assert needs_context("那它呢？")
     assert not needs_context("那慈溪的工业总产值呢？")  # it says what it asks
     assert not needs_context("2019年桐庐县工业总产值是多少？")
+
+
+def test_that_year_is_the_previous_questions_year_in_a_question_of_any_length():
+    history = [Q2017, "那2003年呢？"]
+    asked = "那一年里规模以上企业贡献的工业总产值是多少？"
+    assert len(asked) > MAX_FOLLOWUP_CHARS
+    assert rewrite_followup(asked, history) == "2003年里规模以上企业贡献的工业总产值是多少？"
+    assert rewrite_followup("同年上市企业有几家？", [Q2017]) == "2017年上市企业有几家？"
+    two = ["2003年和2017年的工业总产值各是多少？"]
+    unsure = rewrite_followup("那一年的上市企业有几家？", two)  # which year: not guessed
+    assert "2003年的上市" not in unsure and "2017年的上市" not in unsure
+
+
+def test_a_places_own_level_and_again_make_a_follow_up():
+    history = ["慈溪的工程技术中心里，国家级的有几家？", "省级的呢？"]
+    rewritten = rewrite_followup("宁波市级的又有多少家？", history)
+    assert rewritten == "慈溪的工程技术中心里，宁波市级的有几家？"
+    assert is_followup("宁波市级的又有多少家？") and not is_followup("宁波市级企业有多少家？")
