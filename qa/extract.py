@@ -22,7 +22,7 @@ from .grounding import (
     values_of,
 )
 from .question import Frame
-from .text import fold
+from .text import fold, numerals_as_digits
 
 MAX_SPAN = 40
 MAX_PLACE_PHRASE = 12  # a where-answer's whole phrase (环杭州湾智能产业园), not a clause
@@ -291,6 +291,8 @@ def _number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: s
         ranks = lx.RANK.findall(sentence)
         return ranks[0] if ranks else ""
     found = respectively(frame, sentence) or comparison(frame, sentence, subject)
+    if found and _of_another_figure(frame, sentence, found):
+        return ""  # 江阴超过十亿元的企业 of …江阴年产值超百亿元的企业就有18家
     if _unasked_gap(found, frame):
         return ""  # 低于宁波市平均10个百分点: a gap of rates, no 增加值 of 宁波
     if found or named_in(frame, sentence, subject):
@@ -380,12 +382,32 @@ def _unasked_gap(value: str, frame: Frame) -> bool:
     return value.endswith("百分点") and not lx.ASKS_RATE.search(frame.question)
 
 
+def _question_figures(frame: Frame) -> list[str]:
+    """The question's figures with their magnitude (10亿, 5000万; Chinese numerals as digits)."""
+    question = numerals_as_digits(fold(frame.question))
+    return [m.group() for m in re.finditer(r"(?<![\d.])\d+(?:\.\d+)?[万亿]", question)]
+
+
+def _of_another_figure(frame: Frame, sentence: str, value: str) -> bool:
+    """``value`` counts things above another figure than the question's: the last figure
+    said before it is not one the question names (…江阴年产值超百亿元的企业就有18家 for 超过
+    十亿元; …10亿元以上企业仅15家，而萧山区、诸暨区分别有47家、35家 for 超过百亿元)."""
+    figures = _question_figures(frame)
+    at = sentence.find(value)
+    if not figures or at < 0:
+        return False
+    said = re.findall(r"(?<![\d.])\d+(?:\.\d+)?[万亿]", numerals_as_digits(sentence[:at]))
+    return bool(said) and said[-1] not in figures
+
+
 def _number_unbound(frame: Frame, sentence: str) -> bool:
     """10亿元以上企业有多少家: the question's number belongs to the words after it, up to the
     attribute (10亿元以上); a sentence with those words but never after that number
-    (100-200亿元以上, 500亿元以上) counts other things."""
-    question = fold(frame.question)
-    for number in frame.numbers:
+    (100-200亿元以上, 500亿元以上) counts other things. Chinese numerals count as digits."""
+    question = numerals_as_digits(fold(frame.question))
+    sentence = numerals_as_digits(sentence)
+    numbers = [n for n in lx.NUMBER_IN_QUESTION.findall(question) if n not in frame.years]
+    for number in numbers:
         for m in said_numbers(question, number):
             rest = question[m.end() :]
             hits = sorted((rest.find(w), w) for w in frame.attribute if w in rest)

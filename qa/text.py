@@ -55,6 +55,32 @@ def plain_text(text: str) -> str:
     )
 
 
+_NUMERAL_DIGITS = dict(zip("零一二两三四五六七八九", (0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9)))
+_NUMERAL_UNITS = {"十": 10, "百": 100, "千": 1000}
+# a figure in Chinese numerals before a magnitude (十亿, 三千五百万), not a word (千万别)
+_NUMERAL_FIGURE = re.compile(
+    r"[零一二两三四五六七八九十百千]+(?=[万亿](?:元|美元|人|吨|亩|以上|以下|多|余|的|$))"
+)
+
+
+def chinese_int(numeral: str) -> int:
+    """三千五百 → 3500, 十五 → 15, 百 → 100 (numerals below 10,000)."""
+    total = current = 0
+    for ch in numeral:
+        if ch in _NUMERAL_UNITS:
+            total += (current or 1) * _NUMERAL_UNITS[ch]
+            current = 0
+        else:
+            current = _NUMERAL_DIGITS[ch]
+    return total + current
+
+
+def numerals_as_digits(text: str) -> str:
+    """Figures written in Chinese numerals before 万/亿 as digits (超过十亿元 → 超过10亿元), so
+    that they compare with figures in digits; for matching only (lengths change)."""
+    return _NUMERAL_FIGURE.sub(lambda m: str(chinese_int(m.group())), text)
+
+
 def fold(text: str) -> str:
     """Text for matching: simplified script, lower case, same length as ``text``."""
     return text.translate(_t2s_table()).lower()

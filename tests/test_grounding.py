@@ -1176,3 +1176,17 @@ def test_a_count_of_the_whole_list_is_not_part_of_its_last_item(shared_tokenizer
     assert short == "富春机械、桐君药业、江南纸业"
     numbered = "富春机械、桐君药业、江南纸业2家分厂投产。"  # 2 is no count of these three
     assert "2家" in value_in(shared_tokenizer, "桐庐县哪几家企业的分厂投产了？", numbered)
+
+
+def test_a_count_above_a_figure_is_of_that_figure_in_digits_or_numerals(shared_tokenizer):
+    from qa.text import numerals_as_digits
+
+    assert numerals_as_digits("超过十亿元的企业，三千五百万元，千万别") == (
+        "超过10亿元的企业，3500万元，千万别"
+    )
+    sentence = "我县产值10亿元以上企业仅9家，而建德年产值超百亿元的企业就有6家。"
+    assert value_in(shared_tokenizer, "建德产值超过十亿元的企业一共多少家？", sentence) == ""
+    assert value_in(shared_tokenizer, "建德产值超过百亿元的企业一共多少家？", sentence) == "6家"
+    listed = "我县产值10亿元以上企业仅9家，而建德、淳安分别有12家、7家。"  # of 10亿, not 百亿
+    assert value_in(shared_tokenizer, "淳安产值超过百亿元的企业有多少家？", listed) == ""
+    assert value_in(shared_tokenizer, "淳安产值超过十亿元的企业有多少家？", listed) == "7家"
