@@ -45,7 +45,7 @@ QUESTION_WORD_PREFIX = re.compile(
 QUESTION_WORD_SUFFIX = re.compile(r"(?<=[\u4e00-\u9fff])(?:多大|多少|多高|多长|多久)$")
 # Measure words and units that follow a number (a number's "unit").
 MEASURE = (
-    "个百分点|百分点|个|家|项|件|人|名|位|所|座|处|条|倍|种|批|届|次|辆|台|套|户|亩|吨|年|月|天|岁|元|"
+    "个百分点|百分点|个工作日|工作日|个月|个小时|个|家|项|件|人|名|位|所|座|处|条|倍|种|批|届|次|辆|台|套|户|亩|吨|年|月|天|岁|元|"
     "公里|千米|米|平方公里|平方米|公顷|千克|公斤|克|小时|分钟|秒|美元|欧元|度|层|部|本|篇|张|只|头|"
     "厘米|毫米|公尺|英尺|英里|海里|世纪|港元|日元|英镑"
 )
@@ -131,13 +131,16 @@ NOUN_FLAGS = NAME_FLAGS | {"n", "nz", "vn", "an", "j"}
 RESULT_COMPLEMENT = "得到"  # 获得/达到: the verb alone (获, 达) says the same
 LINK_WORDS = frozenset(
     "是 有 为 的 了 达到 达 共 共有 总共 一共 约 大约 在 排 位居 居 叫 叫做 称为 "
-    "超过 超 逾 突破 至少 最多 占 占有 需要 需 花 花费 百分之".split()
+    "超过 超 逾 突破 至少 最多 占 占有 需要 需 要 花 花费 百分之".split()
 )  # …and the bound or share said before a number (至少超过|多少, 占|百分之|多少)
 # Verbs that say a total, a getting or a place in a ranking, not a change (增长, 减少 are
 # asked values of their own): 总产值合计达到多少 asks the 总产值
 TOTAL_WORDS = frozenset(
     "合计 共计 总计 累计 加在一起 加起来 一起 拿到 获得 取得 得到 拥有 位列 名列 排在 列".split()
 )
+# Verbs that place in a ranking (排在第几, 位列第几): a rank question asks the 第N, whatever
+# verb the evidence places it with (跻身…第5位)
+RANK_VERBS = frozenset("排 排在 排名 排位 位列 名列 位居 居 列 处在 处于 跻身".split())
 # A link character right before the question word (…的人为谁, 经营方是谁, 会因什么): the
 # question is tagged apart there, or jieba joins it to the noun (人为, 方是, 会因).
 LINK_BEFORE_QUESTION = re.compile(

@@ -177,7 +177,7 @@ def analyse(question: str, tokenizer: Tokenizer) -> Frame:
             if f in lx.NAME_FLAGS or lx.PLACE_SUFFIX.search(w) and f.startswith("n")
         )
     )
-    attribute = _attribute(tagged, cut, content, set(names), levels)
+    attribute = _attribute(tagged, cut, content, set(names), levels, rank="第几" in q)
     counted: list[str] = []
     if unit_match:  # 几家 浙江省 单项冠军 企业: the words up to the first non-content one
         at = 0
@@ -238,10 +238,13 @@ def _noun_at(tagged: list[tuple[str, str]], i: int) -> bool:
     return i < len(tagged) and (tagged[i][1][:1] == "n" or tagged[i][1] == "vn")
 
 
-def _attribute(tagged, cut: int, content, names: set[str], levels=()) -> tuple[str, ...]:
+def _attribute(
+    tagged, cut: int, content, names: set[str], levels=(), rank: bool = False
+) -> tuple[str, ...]:
     """The noun phrase the question asks the value of: the nouns right after the question
     word (什么项目, 多少家企业), else up to three content words right before it (over link
-    words such as 是/有/达到: 工业总产值是多少)."""
+    words such as 是/有/达到: 工业总产值是多少). A rank question's verb (排在第几) asks
+    nothing of its own."""
     run: list[str] = []
     i = cut + 1
     while i < len(tagged) and tagged[i][1] in ("q", "m", "uj"):
@@ -261,6 +264,8 @@ def _attribute(tagged, cut: int, content, names: set[str], levels=()) -> tuple[s
         return tuple(run)
     # 总产值合计达到 / 年产值加在一起是: the noun before a verb of totalling asks; where no
     # noun stands before it (慈溪位列第几), the verb is kept (its absence is a gap)
+    if rank:
+        return _words_before(tagged, cut, content, names, lx.TOTAL_WORDS | lx.RANK_VERBS)
     return _words_before(tagged, cut, content, names, lx.TOTAL_WORDS) or _words_before(
         tagged, cut, content, names, frozenset()
     )

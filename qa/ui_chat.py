@@ -159,9 +159,14 @@ HEAD = (
   const tag = (el, name) =>  // "qa-turn-3" in el's classes -> "3"
     ((el.className || "").match(new RegExp(`qa-${name}-([0-9a-z]+)`)) || [])[1];
 
+  // The passage shown: kept, so that a panel the server renders again after a click (its
+  // update may land a moment after the reply's) shows the same passage and sentence.
+  let chosen = null, painted = null;
   function select(turn, n) {
+    chosen = [turn, n];
     const panel = $("#qa-evidence-box");
     if (!panel) return;
+    painted = panel.querySelector(".qa-ev");
     panel.querySelectorAll(".qa-ev").forEach(
       (ev) => ev.classList.toggle("qa-ev-active", tag(ev, "turn") === turn));
     document.querySelectorAll("#qa-chat .qa-reply").forEach(
@@ -230,9 +235,12 @@ HEAD = (
     if (last && last !== newest && !last.dataset.seen) {
       last.dataset.seen = "1";
       newest = last;
-      select(tag(last, "turn"));
+      // a citation of it chosen already (clicked before this check ran) stays chosen
+      if (!chosen || chosen[0] !== tag(last, "turn")) select(tag(last, "turn"));
       last.scrollIntoView({ block: "nearest" });
     }
+    const shown = document.querySelector("#qa-evidence-box .qa-ev");
+    if (chosen && shown && shown !== painted) select(...chosen);  // the panel was redrawn
   }, 200);
 })();
 </script>""".replace("__LIMIT__", str(MAX_QUESTION_CHARS))

@@ -1190,3 +1190,24 @@ def test_a_count_above_a_figure_is_of_that_figure_in_digits_or_numerals(shared_t
     listed = "我县产值10亿元以上企业仅9家，而建德、淳安分别有12家、7家。"  # of 10亿, not 百亿
     assert value_in(shared_tokenizer, "淳安产值超过百亿元的企业有多少家？", listed) == ""
     assert value_in(shared_tokenizer, "淳安产值超过十亿元的企业有多少家？", listed) == "7家"
+
+
+def test_a_rank_question_asks_the_rank_whatever_verb_places_it(shared_tokenizer):
+    frame = analyse("2019年全国百强县榜单里桐庐县排在第几？", shared_tokenizer)
+    assert frame.attribute == ()  # 排在 asks nothing the evidence must say
+    sentence = "我县跻身2019全国百强县第35位。"
+    assert (
+        value_in(shared_tokenizer, "2019年全国百强县榜单里桐庐县排在第几？", sentence) == "第35位"
+    )
+    kinds = {g.kind for g in support_of(shared_tokenizer, "桐庐县位列第几？", sentence).gaps}
+    assert "value" not in kinds
+
+
+def test_working_days_are_a_unit_and_needing_asks_nothing(shared_tokenizer):
+    sentence = "二手房交易水电网实现联办，办理时间由原7个工作日缩减至1个工作日。"
+    question = "在桐庐县办二手房过户现在要多长时间？"
+    assert analyse(question, shared_tokenizer).attribute == ()
+    assert (
+        value_in(shared_tokenizer, "水电网联办后办理时间缩减至几个工作日？", sentence)
+        == "1个工作日"
+    )
