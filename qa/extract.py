@@ -83,15 +83,23 @@ def comparison(frame: Frame, sentence: str, subject: str = "") -> str:
     亩均税收, not its 亩均增加值, said only after)."""
     head = frame.attribute[-1].lower() if frame.attribute else ""
 
-    def first(pattern: str) -> re.Match | None:  # the first of them after the attribute
-        hits = (m for m in re.finditer(pattern, sentence) if head in sentence[: m.start()])
-        return next(hits, None)
+    def of_head(at: int, compared: bool) -> bool:
+        # in a comparison (名（值）), the measure last given a value before the name is the
+        # asked one (…亩均增加值92.2万元，低于…江北（131.4万元） is 江北's 亩均增加值, not the
+        # 亩均税收 said earlier)
+        before = sentence[:at]
+        measures = re.findall(r"[\u3400-\u9fff]+(?=\d)", before) if compared else []
+        return head in before and (not measures or head in measures[-1])
+
+    def first(pattern: str, compared: bool = False) -> re.Match | None:
+        hits = (m for m in re.finditer(pattern, sentence) if of_head(m.start(), compared))
+        return next(hits, None)  # the first of them after the attribute
 
     for name in frame.places:
         if subject and strip_place_suffix(name) == subject:
             continue
         for candidate in dict.fromkeys((name, strip_place_suffix(name))):
-            m = first(re.escape(candidate) + r"[\u3400-\u9fff]{0,2}" + _PAREN_VALUE)
+            m = first(re.escape(candidate) + r"[\u3400-\u9fff]{0,2}" + _PAREN_VALUE, True)
             if m and values_of(m.group(1), ""):
                 return m.group(1).strip()
             m = first(re.escape(candidate) + r"(?:[\u3400-\u9fff]{0,3}?)(?=\d)")
@@ -283,7 +291,22 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
     or organisation the question asks about, only a value bound to that name will do
     (乙县（12.5万元）, 甲、乙分别有12家、7家): any other number there belongs to someone else."""
     found = _number_answer(frame, sentence, matcher, subject)
+    if found and _counts_a_group(frame, sentence, found):
+        return ""  # 引进院士、…专家等顶尖人才34名: 34 counts them all, not the 院士
     return "" if found and asks_share(frame) and not lx.SHARE.search(found) else found
+
+
+def _counts_a_group(frame: Frame, sentence: str, value: str) -> bool:
+    """``value`` counts a group the asked noun is only one of: it follows 等 and a noun
+    (…院士、专家等顶尖人才34名), and the asked noun stands before that 等."""
+    at = sentence.find(value)
+    if at < 0:
+        return False
+    start = max(_clause_start(sentence, at), sentence.rfind("（", 0, at) + 1)
+    clause = sentence[start:at]
+    group = re.search(r"等[\u3400-\u9fff]{1,8}$", clause)
+    asked = frame.attribute[-1:] or frame.counted[-1:]
+    return bool(group) and any(w in clause[: group.start()] for w in asked)
 
 
 def _number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: str) -> str:
@@ -515,11 +538,13 @@ def counted_value(frame: Frame, sentence: str) -> str:
     if not frame.unit or not frame.attribute:
         return ""
     noun = frame.attribute[0]
-    if not re.search(rf"(?:几|多少){re.escape(frame.unit)}{re.escape(noun)}", frame.question):
+    own = frame.unit.endswith(noun)  # 几个工作日: the unit holds the noun
+    asked = rf"(?:几|多少){re.escape(frame.unit)}{'' if own else re.escape(noun)}"
+    if not re.search(asked, frame.question):
         return ""
     values = values_of(sentence, frame.unit)
     for m in values:
-        if sentence.startswith(noun, m.end()) and _not_question_number(m.group(), frame):
+        if (own or sentence.startswith(noun, m.end())) and _not_question_number(m.group(), frame):
             if not lx.ASKS_BEFORE.search(frame.question):
                 m = _changed_to(sentence, m, values)
             return _with_prefix(sentence, m, frame.question)

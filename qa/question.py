@@ -199,7 +199,10 @@ def analyse(question: str, tokenizer: Tokenizer) -> Frame:
     modifiers: list[str] = []  # 规模以上 服务业 | 企业研发机构覆盖率
     first = next((i for i, (w, _) in enumerate(tagged) if attribute and w == attribute[0]), 0)
     for word, flag in reversed(tagged[max(0, first - 2) : first]):
-        if not content(word, flag) or flag not in ("n", "nz", "vn", "j") or word in names:
+        # an organisation-like name before the asked noun qualifies it (新兴产业|投资)
+        if not content(word, flag) or flag not in ("n", "nz", "nt", "vn", "j"):
+            break
+        if word in names and flag not in ("nt", "nz"):
             break
         modifiers.insert(0, word)
     places = tuple(

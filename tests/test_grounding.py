@@ -921,13 +921,14 @@ def test_bound_and_share_words_before_a_number_are_not_the_attribute(shared_toke
 
 
 def test_a_value_changed_from_gives_way_to_the_value_it_changed_to(shared_tokenizer):
-    """由原7个工作日缩减至1个工作日: the time now is 1个, unless the question asks the old one."""
+    """由原7个工作日缩减至1个工作日: the time now is 1个工作日, unless the question asks the
+    old one."""
     matcher = TermMatcher(shared_tokenizer)
     sentence = "桐庐县不动产登记办理时间由原7个工作日缩减至1个工作日。"
     for question, value in (
-        ("桐庐县不动产登记办理时间缩减至几个工作日？", "1个"),
-        ("桐庐县不动产登记要多少个工作日？", "1个"),
-        ("桐庐县不动产登记原来要几个工作日？", "7个"),
+        ("桐庐县不动产登记办理时间缩减至几个工作日？", "1个工作日"),
+        ("桐庐县不动产登记要多少个工作日？", "1个工作日"),
+        ("桐庐县不动产登记原来要几个工作日？", "7个工作日"),
     ):
         assert short_answer(analyse(question, shared_tokenizer), sentence, matcher) == value
     frame = analyse("桐庐县人口有多少万？", shared_tokenizer)
@@ -1211,3 +1212,25 @@ def test_working_days_are_a_unit_and_needing_asks_nothing(shared_tokenizer):
         value_in(shared_tokenizer, "水电网联办后办理时间缩减至几个工作日？", sentence)
         == "1个工作日"
     )
+
+
+def test_a_compared_place_gets_the_value_of_the_measure_said_last_before_it(shared_tokenizer):
+    sentence = (
+        "2019年我县亩均税收22.4万元，低于建德（31.5万元），"
+        "亩均增加值90.1万元，低于淳安（120.3万元）。"
+    )
+    assert value_in(shared_tokenizer, "淳安的亩均税收是多少？", sentence) == ""
+    assert value_in(shared_tokenizer, "淳安的亩均增加值是多少？", sentence) == "120.3万元"
+    assert value_in(shared_tokenizer, "建德的亩均税收是多少？", sentence) == "31.5万元"
+
+
+def test_an_organisation_like_name_before_the_asked_noun_qualifies_it(shared_tokenizer):
+    sentence = "去年高新技术产业投资34.1亿元，同比增长30%。"
+    support = support_of(shared_tokenizer, "去年桐庐县新兴产业投资是多少？", sentence)
+    assert "value" in {g.kind for g in support.gaps}
+
+
+def test_a_count_of_a_group_is_no_count_of_one_of_its_members(shared_tokenizer):
+    sentence = "其中高层次人才5560人（累计引进院士、领军专家等顶尖人才34名）。"
+    assert value_in(shared_tokenizer, "桐庐县累计引进的院士有多少名？", sentence) == ""
+    assert value_in(shared_tokenizer, "桐庐县累计引进的顶尖人才有多少名？", sentence) == "34名"
