@@ -305,8 +305,10 @@ def _counts_a_group(frame: Frame, sentence: str, value: str) -> bool:
     start = max(_clause_start(sentence, at), sentence.rfind("（", 0, at) + 1)
     clause = sentence[start:at]
     group = re.search(r"等[\u3400-\u9fff]{1,8}$", clause)
+    if group is None:
+        return False
     asked = frame.attribute[-1:] or frame.counted[-1:]
-    return bool(group) and any(w in clause[: group.start()] for w in asked)
+    return any(w in clause[: group.start()] for w in asked)
 
 
 def _number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: str) -> str:

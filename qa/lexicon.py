@@ -75,7 +75,10 @@ CHANGED_FROM = re.compile(r"(?:由|从)原?(?:来的)?$")
 CHANGED_TO = re.compile(r"^[^，。；,;]{0,12}?(?:至|到|为)$")
 ASKS_BEFORE = re.compile(r"原来|原先|之前|以前|改革前|调整前")  # asks the value changed from
 VALUE_QUALIFIERS = ("超过", "突破", "超", "约", "近", "逾")  # before a value, part of it
-RANK = re.compile(r"第[\d一二三四五六七八九十]+(?:位|名)?")
+RANK = re.compile(  # 第5位, and a place said with the verb alone (排61位)
+    r"(?:第[\d一二三四五六七八九十]+(?:位|名)?|(?<=[排居列])[\d一二三四五六七八九十]+(?:位|名))"
+    r"(?:前后|左右)?"
+)
 YEAR = re.compile(r"(?<!\d)((?:1[89]|20)\d\d)(?:年|(?=[-—－至到]))")
 # A time an answer can be: a date (1944年2月25日), a decade (1990年代), a year of any age
 # (476年, 公元前221年), a century (19世纪晚期), an era's year (康熙七年, 天正16年（1588年）).

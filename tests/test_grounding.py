@@ -1234,3 +1234,11 @@ def test_a_count_of_a_group_is_no_count_of_one_of_its_members(shared_tokenizer):
     sentence = "其中高层次人才5560人（累计引进院士、领军专家等顶尖人才34名）。"
     assert value_in(shared_tokenizer, "桐庐县累计引进的院士有多少名？", sentence) == ""
     assert value_in(shared_tokenizer, "桐庐县累计引进的顶尖人才有多少名？", sentence) == "34名"
+
+
+def test_a_rank_said_with_the_verb_alone_answers_a_rank_question(shared_tokenizer):
+    sentence = "我县全员劳动生产率12.5万元/人，在全省90个县（市、区）排61位。"
+    question = "桐庐县的劳动生产率在浙江排第几？"
+    assert value_in(shared_tokenizer, question, sentence) == "61位"
+    about = "我县亩均税收22.4万元，在全省90个县（市、区）排30位前后。"
+    assert value_in(shared_tokenizer, "桐庐县亩均税收在浙江排第几？", about) == "30位前后"
