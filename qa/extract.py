@@ -85,7 +85,7 @@ def comparison(frame: Frame, sentence: str, subject: str = "") -> str:
 
     def of_head(at: int, compared: bool) -> bool:
         # in a comparison (名（值）), the measure last given a value before the name is the
-        # asked one (…亩均增加值92.2万元，低于…江北（131.4万元） is 江北's 亩均增加值, not the
+        # asked one (…亩均增加值90.1万元，低于淳安（120.3万元） is 淳安's 亩均增加值, not the
         # 亩均税收 said earlier)
         before = sentence[:at]
         measures = re.findall(r"[\u3400-\u9fff]+(?=\d)", before) if compared else []
@@ -292,13 +292,13 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
     (乙县（12.5万元）, 甲、乙分别有12家、7家): any other number there belongs to someone else."""
     found = _number_answer(frame, sentence, matcher, subject)
     if found and _counts_a_group(frame, sentence, found):
-        return ""  # 引进院士、…专家等顶尖人才34名: 34 counts them all, not the 院士
+        return ""  # 引进院士、领军专家等顶尖人才30名: 30 counts them all, not the 院士
     return "" if found and asks_share(frame) and not lx.SHARE.search(found) else found
 
 
 def _counts_a_group(frame: Frame, sentence: str, value: str) -> bool:
     """``value`` counts a group the asked noun is only one of: it follows 等 and a noun
-    (…院士、专家等顶尖人才34名), and the asked noun stands before that 等."""
+    (…院士、专家等顶尖人才30名), and the asked noun stands before that 等."""
     at = sentence.find(value)
     if at < 0:
         return False
