@@ -235,9 +235,12 @@ HEAD = (
     if (last && last !== newest && !last.dataset.seen) {
       last.dataset.seen = "1";
       newest = last;
-      // a citation of it chosen already (clicked before this check ran) stays chosen
-      if (!chosen || chosen[0] !== tag(last, "turn")) select(tag(last, "turn"));
-      last.scrollIntoView({ block: "nearest" });
+      // a citation of it chosen already (clicked before this check ran) stays chosen and
+      // in view
+      if (!chosen || chosen[0] !== tag(last, "turn")) {
+        select(tag(last, "turn"));
+        last.scrollIntoView({ block: "nearest" });
+      }
     }
     const shown = document.querySelector("#qa-evidence-box .qa-ev");
     if (chosen && shown && shown !== painted) select(...chosen);  // the panel was redrawn

@@ -348,6 +348,26 @@ def test_mobile_layout_fits_390_px(open_page, tmp_path):
 
 
 @pytest.mark.browser
+def test_a_citation_clicked_the_moment_its_reply_appears_stays_shown(open_page):
+    """The page's own check for a new reply (every 200 ms) and a late redraw of the evidence
+    panel come after the click: the clicked sentence stays highlighted and in view."""
+    from playwright.sync_api import expect
+
+    page = open_page(390, 844)
+    page.evaluate(
+        """() => new MutationObserver((_, seen) => {
+            const ref = document.querySelector('#qa-chat .qa-reply .qa-ref');
+            if (ref) { seen.disconnect(); ref.click(); }
+        }).observe(document.body, { childList: true, subtree: true })"""
+    )
+    ask(page, "慈溪有几家国家级单项冠军企业？")
+    page.wait_for_timeout(1500)
+    mark = page.locator("#qa-evidence-box .qa-ev-active .qa-target mark").first
+    expect(mark).to_be_visible()
+    assert in_viewport(page, mark)
+
+
+@pytest.mark.browser
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_text_is_readable_in_light_and_dark_mode(open_page, tmp_path, scheme):
     page = open_page(1400, 1000, scheme)
