@@ -291,6 +291,8 @@ def number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: st
     or organisation the question asks about, only a value bound to that name will do
     (乙县（12.5万元）, 甲、乙分别有12家、7家): any other number there belongs to someone else."""
     found = _number_answer(frame, sentence, matcher, subject)
+    if found and _of_another_figure(frame, sentence, found):
+        return ""  # 江阴超过十亿元的企业 of …江阴年产值超百亿元的企业就有18家
     if found and _counts_a_group(frame, sentence, found):
         return ""  # 引进院士、领军专家等顶尖人才30名: 30 counts them all, not the 院士
     return "" if found and asks_share(frame) and not lx.SHARE.search(found) else found
@@ -316,8 +318,6 @@ def _number_answer(frame: Frame, sentence: str, matcher: TermMatcher, subject: s
         ranks = lx.RANK.findall(sentence)
         return ranks[0] if ranks else ""
     found = respectively(frame, sentence) or comparison(frame, sentence, subject)
-    if found and _of_another_figure(frame, sentence, found):
-        return ""  # 江阴超过十亿元的企业 of …江阴年产值超百亿元的企业就有18家
     if _unasked_gap(found, frame):
         return ""  # 低于宁波市平均10个百分点: a gap of rates, no 增加值 of 宁波
     if found or named_in(frame, sentence, subject):
@@ -407,21 +407,33 @@ def _unasked_gap(value: str, frame: Frame) -> bool:
     return value.endswith("百分点") and not lx.ASKS_RATE.search(frame.question)
 
 
+_FIGURE = re.compile(r"(?<![\d.])\d+(?:\.\d+)?[万亿]|(?<![\d.])[万亿](?=元)")
+
+
+def _figures(text: str) -> list[str]:
+    """Figures with their magnitude (10亿, 5000万; Chinese numerals as digits; a bare 亿元 of
+    超亿元 or 亿元以上 is 1亿)."""
+    found = _FIGURE.findall(numerals_as_digits(text))
+    return [f if f[0].isdigit() else "1" + f for f in found]
+
+
 def _question_figures(frame: Frame) -> list[str]:
-    """The question's figures with their magnitude (10亿, 5000万; Chinese numerals as digits)."""
-    question = numerals_as_digits(fold(frame.question))
-    return [m.group() for m in re.finditer(r"(?<![\d.])\d+(?:\.\d+)?[万亿]", question)]
+    return _figures(fold(frame.question))
 
 
 def _of_another_figure(frame: Frame, sentence: str, value: str) -> bool:
     """``value`` counts things above another figure than the question's: the last figure
     said before it is not one the question names (…江阴年产值超百亿元的企业就有18家 for 超过
     十亿元; …10亿元以上企业仅15家，而萧山区、诸暨区分别有47家、35家 for 超过百亿元)."""
+    return _after_another_figure(frame, sentence, sentence.find(value))
+
+
+def _after_another_figure(frame: Frame, sentence: str, at: int) -> bool:
+    """Is the last figure said before position ``at`` not one the question names?"""
     figures = _question_figures(frame)
-    at = sentence.find(value)
     if not figures or at < 0:
         return False
-    said = re.findall(r"(?<![\d.])\d+(?:\.\d+)?[万亿]", numerals_as_digits(sentence[:at]))
+    said = _figures(sentence[:at])
     return bool(said) and said[-1] not in figures
 
 

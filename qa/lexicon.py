@@ -101,7 +101,7 @@ RELATIVE_YEARS = {"今年": 0, "去年": -1, "前年": -2, "明年": 1}
 # a relative year that names the time spoken of (not 比去年 / 较去年同期, a comparison's base)
 RELATIVE_YEAR = re.compile(r"(?<![比较于])(今年|去年|前年|明年)")
 # Qualifiers that change what is counted: the evidence must say them too.
-LEVEL = re.compile(r"(?:国家|省|市|县|区|镇|乡|村|国际|世界|部|5A|4A|3A)级")
+LEVEL = re.compile(r"(?:国家|省|市|县|区|镇|乡|村|国际|世界|部|5A|4A|3A)一?级")  # 市一级 is 市级
 SCOPE = ("规上", "规模以上", "规下", "累计", "新增", "净增", "人均", "亩均", "年均", "首批", "唯一")
 SCOPE_SAME = {  # what says a scope too: 22.6万元/人 is a figure per person
     "规上": ("规上", "规模以上"),

@@ -110,10 +110,11 @@ def _place_levels(
     out = []
     for m in lx.LEVEL.finditer(q):
         begin, flag = starts.get(m.start(), (m.start(), ""))
+        level = m.group().replace("一级", "级")  # 市一级 is 市级
         if begin < m.start() and (flag in lx.NAME_FLAGS or flag.startswith("ns")):
-            out.append(q[begin : m.end()])
-        elif m.group() in levels:
-            out.append(m.group())
+            out.append(q[begin : m.start()] + level)
+        elif level in levels:
+            out.append(level)
     return tuple(dict.fromkeys(out))
 
 
@@ -124,7 +125,8 @@ def analyse(question: str, tokenizer: Tokenizer) -> Frame:
     years = tuple(dict.fromkeys(lx.YEAR_IN_QUESTION.findall(q)))
     relative = tuple(w for w in lx.RELATIVE_YEARS if w in q)
     numbers = tuple(n for n in lx.NUMBER_IN_QUESTION.findall(q) if n not in years)
-    levels = tuple(dict.fromkeys(lx.LEVEL.findall(q)))
+    said_levels = lx.LEVEL.findall(q)
+    levels = tuple(dict.fromkeys(w.replace("一级", "级") for w in said_levels))
     scopes = tuple(
         s for s in lx.SCOPE if s in q and not any(s != o and s in o for o in lx.SCOPE if o in q)
     )
@@ -149,7 +151,7 @@ def analyse(question: str, tokenizer: Tokenizer) -> Frame:
         if qword_at is None and lx.QUESTION_WORD.fullmatch(word):
             qword_at = i
         words.append((word, flag, i))
-    skip = set(levels) | set(scopes) | set(relative)
+    skip = set(levels) | set(said_levels) | set(scopes) | set(relative)
 
     def content(word: str, flag: str) -> bool:
         w = word.lower()

@@ -1242,3 +1242,22 @@ def test_a_rank_said_with_the_verb_alone_answers_a_rank_question(shared_tokenize
     assert value_in(shared_tokenizer, question, sentence) == "61位"
     about = "我县亩均税收22.4万元，在全省90个县（市、区）排30位前后。"
     assert value_in(shared_tokenizer, "桐庐县亩均税收在浙江排第几？", about) == "30位前后"
+
+
+def test_a_level_said_with_yi_is_that_level(shared_tokenizer):
+    assert analyse("桐庐县有多少个小微企业园由市一级认定？", shared_tokenizer).levels == ("市级",)
+    kinds = {
+        g.kind
+        for g in support_of(
+            shared_tokenizer,
+            "桐庐县有多少个小微企业园由市一级认定？",
+            "建成省级认定小微企业园11个。",
+        ).gaps
+    }
+    assert "level" in kinds
+
+
+def test_a_bare_yi_yuan_is_one_yi_and_no_other_threshold_answers(shared_tokenizer):
+    sentence = "摸排的415只工业投资项目，其中总投资亿元以上项目47只，5亿元以上重大项目仅5只。"
+    assert value_in(shared_tokenizer, "桐庐县总投资过10亿元的项目有几只？", sentence) == ""
+    assert value_in(shared_tokenizer, "桐庐县总投资超亿元的项目有几只？", sentence) == "47只"
