@@ -22,7 +22,7 @@ from .grounding import (
     values_of,
 )
 from .question import Frame
-from .text import fold, numerals_as_digits
+from .text import chinese_int, fold, numerals_as_digits
 
 MAX_SPAN = 40
 MAX_PLACE_PHRASE = 12  # a where-answer's whole phrase (环杭州湾智能产业园), not a clause
@@ -425,12 +425,8 @@ def _of_another_figure(frame: Frame, sentence: str, value: str) -> bool:
     """``value`` counts things above another figure than the question's: the last figure
     said before it is not one the question names (…江阴年产值超百亿元的企业就有18家 for 超过
     十亿元; …10亿元以上企业仅15家，而萧山区、诸暨区分别有47家、35家 for 超过百亿元)."""
-    return _after_another_figure(frame, sentence, sentence.find(value))
-
-
-def _after_another_figure(frame: Frame, sentence: str, at: int) -> bool:
-    """Is the last figure said before position ``at`` not one the question names?"""
     figures = _question_figures(frame)
+    at = sentence.find(value)
     if not figures or at < 0:
         return False
     said = _figures(sentence[:at])
@@ -718,16 +714,13 @@ def list_answer(frame: Frame, sentence: str, matcher: TermMatcher) -> str:
     return _TRAIL.sub("", head + sep + kept)
 
 
-_SMALL_NUMERALS = {c: i for i, c in enumerate("零一二三四五六七八九十", 0)} | {"两": 2}
-
-
 def _counts_items(count: str, items: int) -> bool:
     """Does ``count`` (3家, 三个) number ``items``?"""
     number = re.match(r"\d+|[零一二两三四五六七八九十]", count)
     if number is None:
         return False
     text = number.group()
-    return (int(text) if text.isdigit() else _SMALL_NUMERALS[text]) == items
+    return (int(text) if text.isdigit() else chinese_int(text)) == items
 
 
 def _bounded_by(items: list[re.Match], words: tuple[str, ...]) -> dict[re.Match, int]:

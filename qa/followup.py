@@ -160,10 +160,10 @@ def rewrite_one(question: str, previous: str | None) -> str:
     question, or ``question`` unchanged when it is not a follow-up."""
     if not previous:
         return question
-    years = _YEAR.findall(previous)
     pronoun = _YEAR_PRONOUN.search(question)
-    if pronoun and len(set(years)) == 1:  # 那一年里规上企业的产值 after 2003年…
-        return question[: pronoun.start()] + f"{years[0]}年" + question[pronoun.end() :]
+    years = set(_YEAR.findall(previous)) if pronoun else set()
+    if pronoun and len(years) == 1:  # 那一年里规上企业的产值 after 2003年…
+        return question[: pronoun.start()] + f"{years.pop()}年" + question[pronoun.end() :]
     if not is_followup(question):
         return question
     core = _clean(question)
